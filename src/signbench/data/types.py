@@ -1,0 +1,98 @@
+"""The one result type every loader returns, and the one error type every loader raises."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "DataError",
+    "LabeledImages",
+    "Skipped",
+    "SIGN_LETTERS",
+    "sign_label_to_index",
+]
+
+#: Sign Language MNIST's 24 classes: A..Y without J (label 9) and Z (label 25, never present).
+SIGN_LETTERS: list[str] = [c for c in string.ascii_uppercase[:25] if c != "J"]
+
+
+def sign_label_to_index(label: int) -> int:
+    """Map the dataset's raw label (0-24, never 9) to a contiguous class index 0-23."""
+    if label == 9 or not 0 <= label <= 24:
+        raise KeyError(label)
+    return label if label < 9 else label - 1
+
+
+class DataError(ValueError):
+    """Bad input. The message names the file and the row / key / archive member."""
+
+    def __init__(self, message: str, *, path: str | None = None, where: str | None = None):
+        self.path = path
+        self.where = where
+        prefix = ""
+        if path is not None:
+            prefix = f"{path}"
+            if where is not None:
+                prefix += f" [{where}]"
+            prefix += ": "
+        super().__init__(prefix + message)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One item left out by ``on_error="skip"``: where it was and why."""
+
+    path: str
+    where: str
+    reason: str
+
+
+@dataclass
+class LabeledImages:
+    """Images (uint8, N x H x W x C), labels (int64, 0-based) and the class names they index."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    source: str = ""
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.images = np.asarray(self.images)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.images.dtype != np.uint8:
+            raise TypeError(f"images must be uint8, got {self.images.dtype}")
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be N x H x W x C, got shape {self.images.shape}")
+        if self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                f"{self.images.shape[0]} images but labels have shape {self.labels.shape}"
+            )
+        if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise ValueError("labels must index class_names")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
+
+    def subset(self, index) -> LabeledImages:
+        """The rows at ``index`` (an index array or boolean mask), same class names."""
+        return LabeledImages(self.images[index], self.labels[index], list(self.class_names), self.source)
+
+    def as_float(self) -> np.ndarray:
+        """Images scaled to [0, 1] float32, the course's ``/ 255``."""
+        return self.images.astype(np.float32) / np.float32(255.0)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=self.num_classes)
+        return {name: int(c) for name, c in zip(self.class_names, counts, strict=True)}

@@ -1,0 +1,5 @@
+"""Model builders (Keras 3 APIs only, so they run under any Keras backend)."""
+
+from signbench.models.course import baseline, build, cnn, hypermodel, regularized, MODEL_NAMES
+
+__all__ = ["MODEL_NAMES", "baseline", "build", "cnn", "hypermodel", "regularized"]
