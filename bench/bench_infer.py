@@ -1,0 +1,217 @@
+"""Inference latency per model x runtime x batch size, and the Predictor's overhead over ``invoke``.
+
+Runtimes: Keras ``predict``, direct call, ``tf.function``, TFLite float32 / float16 / dynamic-range /
+int8 through the LiteRT interpreter (input quantization and output dequantization included), and
+the Edge TPU when its compiler and delegate are present (else a skipped row with the reason).
+Batch sizes 1, 32 and 256 (the transfer head, InceptionV3 to mixed7 at 150x150, at batch 1 and 32
+only, to keep a full run near 10 minutes). Each round is one call on one batch; the number of
+rounds is chosen so the timed part takes about ``--bench-budget`` seconds, clamped to
+[200, 5000] (so p99 rests on at least 2 rounds above it; rows carry the count), [30, 200] for
+the transfer head. Models are trained briefly first (smoke mode: a few steps) and every benchmark
+checks after timing that the runtime predicts the same letters as the Keras model on images the
+Keras model classifies correctly and confidently.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+MODELS = ["baseline", "regularized", "cnn", "transfer"]
+RUNTIMES = [
+    "keras-predict", "keras-call", "tf-function",
+    "tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "edgetpu",
+]
+BATCHES = [1, 32, 256]
+#: Fraction of the batch whose letter must match Keras's (quantized runtimes may flip a borderline one).
+AGREEMENT = {"tflite-int8": 0.97, "tflite-dynamic": 0.97, "tflite-float16": 0.99, "edgetpu": 0.97}
+
+
+class Deployed:
+    """One briefly-trained model, its check images, and its TFLite conversions (made on demand)."""
+
+    def __init__(self, name, cfg, train, test, helpers):
+        import keras
+
+        from signbench.deploy import representative_sample
+        from signbench.seeds import derive
+
+        self.name, self.cfg = name, cfg
+        build_model, model_inputs = helpers.build_model, helpers.model_inputs
+        self.model = build_model(name, train.num_classes, seed=cfg.seed, smoke=cfg.smoke)
+        n_fit = {"transfer": 64 if cfg.smoke else 1024}.get(name, 512 if cfg.smoke else len(train))
+        rng = np.random.default_rng(derive(cfg.seed, f"fit/{name}"))
+        idx = np.sort(rng.choice(len(train), size=min(n_fit, len(train)), replace=False))
+        keras.utils.set_random_seed(derive(cfg.seed, f"fit/{name}"))
+        x_fit = model_inputs(name, train.images[idx], smoke=cfg.smoke)
+        epochs = 1 if name in ("cnn", "transfer") else 3
+        self.model.fit(x_fit, train.labels[idx], batch_size=128 if name != "transfer" else 32,
+                       epochs=epochs, verbose=0)
+        # Calibration for int8: a seeded sample of real training images.
+        cal = representative_sample(train.images, 64 if cfg.smoke else 256, seed=derive(cfg.seed, "calibration"))
+        self.calibration = model_inputs(name, (cal * 255).round().astype(np.uint8), smoke=cfg.smoke)
+        # Check images: test images the Keras model gets right with a margin (else the most confident).
+        n_check = 256 if name != "transfer" else 32
+        pool = test.subset(np.arange(min(len(test), 2048 if name != "transfer" else 256)))
+        x_pool = model_inputs(name, pool.images, smoke=cfg.smoke)
+        probs = np.asarray(self.model.predict(x_pool, verbose=0, batch_size=256))
+        top2 = np.sort(probs, axis=1)[:, -2:]
+        margin = top2[:, 1] - top2[:, 0]
+        correct = probs.argmax(1) == pool.labels
+        order = np.lexsort((-margin, ~correct))  # correct first, then by margin
+        order = order[:n_check]
+        self.x = x_pool[order]
+        self.images = pool.images[order]
+        self.labels = pool.labels[order]
+        self.ref = probs[order].argmax(1)
+        self._flat: dict[str, bytes] = {}
+
+    def tflite(self, mode: str) -> bytes:
+        from signbench.deploy import convert
+
+        if mode not in self._flat:
+            self._flat[mode] = convert(self.model, mode, representative=self.calibration)
+        return self._flat[mode]
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        reps = -(-n // len(self.x))
+        x = np.concatenate([self.x] * reps)[:n]
+        ref = np.concatenate([self.ref] * reps)[:n]
+        return x, ref
+
+
+@pytest.fixture(scope="module")
+def deployed(bench_cfg, sign_data, bench_models):
+    cache: dict[str, Deployed] = {}
+
+    def get(name: str) -> Deployed:
+        if name == "transfer" and (why := bench_models.transfer_available()):
+            pytest.skip(why)
+        if name not in cache:
+            cache[name] = Deployed(name, bench_cfg, *sign_data, bench_models)
+        return cache[name]
+
+    return get
+
+
+def _runner(d: Deployed, runtime: str, x: np.ndarray, threads: int):
+    """A no-argument callable running one batch, returning class probabilities (N x C)."""
+    model = d.model
+    if runtime == "keras-predict":
+        return lambda: model.predict(x, verbose=0, batch_size=len(x))
+    if runtime == "keras-call":
+        import keras
+
+        xt = keras.ops.convert_to_tensor(x)
+        return lambda: keras.ops.convert_to_numpy(model(xt, training=False))
+    if runtime == "tf-function":
+        import tensorflow as tf
+
+        fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+        xt = tf.constant(x)
+        return lambda: fn(xt).numpy()
+    if runtime.startswith("tflite-"):
+        from signbench.deploy import LiteModel
+
+        lite = LiteModel(d.tflite(runtime.removeprefix("tflite-")), num_threads=threads)
+        lite.resize(len(x))
+        return lambda: lite.run(x)
+    raise ValueError(runtime)
+
+
+def _edgetpu(d: Deployed, tmp_path):
+    """(runner factory) when the Edge TPU compiler and delegate are both here, else pytest.skip(why)."""
+    from signbench.deploy import save
+    from signbench.deploy.convert import convert
+    from signbench.deploy.edgetpu import compile_model, load_delegate, readiness
+
+    flat = convert(d.model, "int8", representative=d.calibration, batch_size=1)
+    ready = readiness(flat)
+    compiled = compile_model(save(flat, tmp_path / f"{d.name}_int8.tflite"), tmp_path)
+    delegate, why_not = load_delegate()
+    reasons = [r for r in (compiled.skipped_reason, why_not) if r]
+    if reasons:
+        pytest.skip("; ".join(reasons) + f"; readiness of the int8 batch-1 model: {ready}")
+    from signbench.deploy import LiteModel
+
+    return LiteModel(compiled.path, delegates=[delegate])
+
+
+@pytest.mark.parametrize("batch_size", BATCHES)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("model_name", MODELS)
+def bench_infer(benchmark, bench_cfg, deployed, tmp_path, model_name, runtime, batch_size):
+    if model_name == "transfer" and batch_size > 32:
+        pytest.skip("transfer head (InceptionV3 to mixed7, 150x150) benchmarked at batch 1 and 32 only")
+    if runtime == "edgetpu" and batch_size != 1:
+        pytest.skip("the Edge TPU needs fixed shapes: benchmarked at batch 1 only")
+    d = deployed(model_name)
+    x, ref = d.batch(batch_size)
+    threads = bench_cfg.threads_for(batch_size)
+    if runtime == "edgetpu":
+        lite = _edgetpu(d, tmp_path)
+        fn = lambda: lite.run(x)  # noqa: E731
+    else:
+        fn = _runner(d, runtime, x, threads)
+    slow = model_name == "transfer"
+    rounds = bench_cfg.rounds(fn, min_rounds=30 if slow else 200, max_rounds=200 if slow else 5000)
+    benchmark.extra_info.update(
+        model=model_name, runtime=runtime, batch_size=batch_size, metric="latency", unit="us" if
+        batch_size == 1 and runtime.startswith("tflite") else "ms", items_per_round=batch_size, items="images",
+        threads=threads if runtime.startswith(("tflite", "edgetpu")) else None, seed=bench_cfg.seed,
+    )
+    probs = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0 if bench_cfg.smoke else 5)
+    pred = np.asarray(probs).argmax(-1)
+    agreement = float((pred == ref).mean())
+    benchmark.extra_info["metrics"] = {"agreement with keras": [agreement, "fraction"]}
+    assert agreement >= AGREEMENT.get(runtime, 1.0), (runtime, agreement)
+
+
+@pytest.mark.parametrize("mode", ["int8", "float32"])
+def bench_predictor(benchmark, bench_cfg, deployed, mode):
+    """One-image ``Predictor.predict`` vs the raw interpreter ``invoke`` floor, same model, same run.
+
+    The floor: ``invoke()`` alone on an input already in place (no input or output handling). Both
+    are timed with ``perf_counter_ns`` in one interleaved loop (so load changes hit both alike), and
+    the ratio of their p99s is reported; pytest-benchmark also times the predictor on its own.
+    """
+    from signbench.deploy import Predictor
+
+    d = deployed("cnn")
+    predictor = Predictor(d.tflite(mode), num_threads=bench_cfg.threads_for(1))
+    image = d.images[0]
+    first = predictor.predict(image)
+    n = 50 if bench_cfg.smoke else 20000
+    floor = np.empty(n)
+    full = np.empty(n)
+    clock = time.perf_counter_ns
+    for i in range(min(n, 500)):  # warm-up
+        predictor.invoke_only()
+        predictor.predict(image)
+    for i in range(n):
+        t = clock()
+        predictor.invoke_only()
+        floor[i] = clock() - t
+        t = clock()
+        predictor.predict(image)
+        full[i] = clock() - t
+    p = {q: (np.percentile(floor, q) / 1e3, np.percentile(full, q) / 1e3) for q in (50, 99)}
+    rounds = 1 if bench_cfg.smoke else 5000
+    benchmark.extra_info.update(
+        model="cnn", runtime=f"predictor-{mode}", batch_size=1, metric="latency", unit="us",
+        items_per_round=1, items="images", threads=bench_cfg.threads_for(1), seed=bench_cfg.seed,
+    )
+    result = benchmark.pedantic(predictor.predict, args=(image,), rounds=rounds, iterations=1)
+    benchmark.extra_info["metrics"] = {
+        "interleaved samples": [n, "pairs"],
+        "invoke floor p50": [p[50][0], "us"],
+        "invoke floor p99": [p[99][0], "us"],
+        "predictor p50 (interleaved)": [p[50][1], "us"],
+        "predictor p99 (interleaved)": [p[99][1], "us"],
+        "p99 ratio predictor/invoke": [p[99][1] / p[99][0], "x"],
+    }
+    assert result.letters == first.letters
+    assert result.letters == predictor.class_names[int(d.ref[0])]
+    np.testing.assert_allclose(result.probabilities.sum(), 1.0, atol=0.05)

@@ -1,0 +1,278 @@
+"""CSV images: ``label,pixel1..pixelN`` (plain or gzip), one square grayscale image per row.
+
+Two parsers share one contract. The fast path is vectorized numpy over the raw bytes: it finds the
+separators, checks the whole file's structure at once (every row has the header's field count, only
+ASCII digits between separators, 1-3 digits per pixel, every pixel <= 255) and accumulates the digits.
+If any check fails it gives up and the exact slow path re-reads the file line by line, so that the
+error names the line and column (or, with ``on_error="skip"``, every bad line is reported and left out).
+
+Labels. ``label_map="sign_mnist"`` maps Sign Language MNIST's raw labels 0-24 (never 9) to 24
+contiguous classes named A..Y without J; any other label is an error. ``label_map="sorted"`` makes
+one class per distinct label, sorted (numerically when every label is an integer), named by the
+label's text. ``"auto"`` (default) picks ``sign_mnist`` when the images are 28x28 and every label is
+an integer in 0-24 other than 9, else ``sorted``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from signbench.data.rawio import read_bytes
+from signbench.data.types import SIGN_LETTERS, DataError, LabeledImages, Skipped
+
+__all__ = ["load_csv", "parse_csv_bytes", "to_csv_bytes", "LABEL_MAPS"]
+
+LABEL_MAPS = ("auto", "sign_mnist", "sorted")
+_SIGN_RAW_TO_INDEX = np.full(256, -1, dtype=np.int64)
+for _raw in range(25):
+    if _raw != 9:
+        _SIGN_RAW_TO_INDEX[_raw] = _raw if _raw < 9 else _raw - 1
+
+_COMMA, _LF, _CR = 44, 10, 13
+
+
+def load_csv(path: str | Path, *, label_map: str = "auto", on_error: str = "raise") -> LabeledImages:
+    """Load a ``label,pixel...`` CSV file (gzip detected by its magic bytes)."""
+    return parse_csv_bytes(read_bytes(path), path=str(path), label_map=label_map, on_error=on_error)
+
+
+def _check_options(label_map: str, on_error: str) -> None:
+    if label_map not in LABEL_MAPS:
+        raise ValueError(f"label_map must be one of {LABEL_MAPS}, got {label_map!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def _header(data: bytes, path: str) -> tuple[int, int, bool, int]:
+    """(pixels per row, image side, CRLF line ends, offset of the first data byte)."""
+    if not data.strip():
+        raise DataError("empty CSV file (no header)", path=path, where="line 1")
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # UTF-8 byte order mark
+    nl = data.find(b"\n", start)
+    end = len(data) if nl < 0 else nl
+    crlf = end > start and data[end - 1] == _CR
+    line = data[start : end - 1 if crlf else end]
+    names = [n.strip().strip('"').strip() for n in line.decode("utf-8", "replace").split(",")]
+    if names[0].lower() != "label":
+        raise DataError(
+            f"header must start with a 'label' column, got {names[0][:40]!r}", path=path, where="line 1 (header)"
+        )
+    npix = len(names) - 1
+    side = math.isqrt(npix)
+    if npix == 0 or side * side != npix:
+        raise DataError(
+            f"header has {npix} pixel columns, not a square image", path=path, where="line 1 (header)"
+        )
+    return npix, side, crlf, len(data) if nl < 0 else nl + 1
+
+
+def parse_csv_bytes(
+    data: bytes, *, path: str = "<bytes>", label_map: str = "auto", on_error: str = "raise"
+) -> LabeledImages:
+    """Parse an (uncompressed) CSV held in memory. See the module docstring for the rules."""
+    _check_options(label_map, on_error)
+    npix, side, crlf, start = _header(data, path)
+    fast = _fast_parse(data, start, npix, crlf)
+    if fast is not None:
+        pixels, raw_labels = fast
+        labels_text = None
+        skipped: list[Skipped] = []
+        lines = None
+    else:
+        pixels, labels_text, lines, skipped = _slow_parse(data, start, npix, path, on_error)
+        raw_labels = None
+    labels, class_names, keep, label_skips = _map_labels(
+        raw_labels, labels_text, lines, label_map, side, path, on_error
+    )
+    if not keep.all():
+        pixels = pixels[keep]
+    if label_skips:
+        skipped = sorted(skipped + label_skips, key=lambda s: int(s.where.split()[1].rstrip(",")))
+    images = pixels.reshape(-1, side, side, 1)
+    return LabeledImages(images, labels, class_names, source=path, skipped=skipped)
+
+
+# ----------------------------------------------------------------------------------------- fast path
+def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pixels uint8 N x npix, raw integer labels), or None when anything is off (the slow path decides).
+
+    Every byte is either an ASCII digit or, if it is below ``'0'``, a separator. For the byte at each
+    separator position p, four shifted views of the same buffer give the bytes at p-1..p-4 by plain
+    1-byte gathers (numpy's fastest fancy-indexing path); the field's value is assembled from them.
+    The whole-file checks: no byte above ``'9'``; ``N * fields-per-row`` separators; each row's
+    separators are commas then the line end (LF or CR LF); every field has 1-3 digits; every pixel is
+    <= 255. Labels of any length are accepted (> 3 digits are parsed per row).
+    """
+    nfields = npix + 1
+    if len(data) <= start:
+        return np.zeros((0, npix), np.uint8), np.zeros(0, np.int64)
+    if data[-1] != _LF:
+        data = data + (b"\r\n" if crlf else b"\n")
+    size = len(data) - start
+    b = np.frombuffer(data, dtype=np.uint8, offset=start)
+    if int(b.max()) > ord("9"):  # letters, quotes above '9', UTF-8, ...
+        return None
+    seps = np.flatnonzero(b < ord("0"))
+    per_row = nfields + (1 if crlf else 0)  # with CR LF the LF is one more separator per row
+    if seps.size == 0 or seps.size % per_row:
+        return None
+    n = seps.size // per_row
+    # The header (>= 8 bytes: "label,p\n") precedes the body, so p-4 is always inside the buffer.
+    shifted = [np.frombuffer(data, dtype=np.uint8, count=size, offset=start - k) for k in range(5)]
+    sep = shifted[0][seps].reshape(n, per_row)
+    if not (np.all(sep[:, : nfields - 1] == _COMMA) and np.all(sep[:, -1] == _LF)):
+        return None
+    if crlf and not np.all(sep[:, nfields - 1] == _CR):
+        return None
+    u, t, h, q = (shifted[k][seps].reshape(n, per_row)[:, :nfields] for k in (1, 2, 3, 4))
+    if crlf and not np.all(shifted[1][seps[nfields::per_row]] == _CR):  # LF right after CR
+        return None
+    if u.min() < ord("0"):  # an empty field (two separators in a row, or a blank line)
+        return None
+    zero = np.uint8(ord("0"))
+    tm = t >= zero  # field has >= 2 digits
+    hm = (h >= zero) & tm  # >= 3 digits
+    long_ = (q >= zero) & hm  # >= 4 digits
+    if np.any(long_[:, 1:]):  # leading zeros or > 255: the slow path decides
+        return None
+    value = (u - zero).astype(np.uint16)
+    value += (t - zero) * tm * np.uint16(10)
+    value += (h - zero) * hm * np.uint16(100)
+    pixels = value[:, 1:]
+    if pixels.max(initial=0) > 255:
+        return None
+    labels = value[:, 0].astype(np.int64)
+    if np.any(long_[:, 0]):  # long integer labels: parse those rows' label fields one by one
+        row_starts = np.concatenate([[-1], seps[per_row - 1 :: per_row][:-1]]) + 1 + start
+        label_ends = seps[::per_row] + start
+        for i in np.flatnonzero(long_[:, 0]):
+            labels[i] = int(data[row_starts[i] : label_ends[i]])
+    return pixels.astype(np.uint8), labels
+
+
+# ----------------------------------------------------------------------------------------- slow path
+def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
+    """Line by line, exact: (pixels, label texts, line numbers, skipped)."""
+    nfields = npix + 1
+    rows: list[np.ndarray] = []
+    labels: list[str] = []
+    lines: list[int] = []
+    skipped: list[Skipped] = []
+    first_line = data.count(b"\n", 0, start) + 1
+
+    def bad(lineno: int, column: str | None, reason: str) -> None:
+        where = f"line {lineno}" + (f", column {column}" if column else "")
+        if on_error == "raise":
+            raise DataError(reason, path=path, where=where)
+        skipped.append(Skipped(path, where, reason))
+
+    for lineno, raw in enumerate(data[start:].split(b"\n"), start=first_line):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if not line.strip():
+            continue  # blank line (the final newline, or spacing): not a row
+        fields = line.split(b",")
+        if len(fields) != nfields:
+            bad(lineno, None, f"expected {nfields} fields (label + {npix} pixels), got {len(fields)}")
+            continue
+        pix = fields[1:]
+        stripped = [f.strip() for f in pix]
+        if b"".join(stripped).isdigit() and all(stripped):
+            values = np.array([int(f) for f in stripped], dtype=np.int64)
+            if values.max() <= 255:
+                label = fields[0].strip().strip(b'"').strip()
+                if not label:
+                    bad(lineno, "label", "empty label")
+                    continue
+                try:
+                    labels.append(label.decode("utf-8"))
+                except UnicodeDecodeError:
+                    bad(lineno, "label", f"label is not UTF-8 text: {label[:20]!r}")
+                    continue
+                rows.append(values.astype(np.uint8))
+                lines.append(lineno)
+                continue
+        # Something is wrong with a pixel: find the first bad one to name it.
+        for j, f in enumerate(stripped, start=1):
+            if not f:
+                bad(lineno, f"pixel{j}", "empty pixel value")
+                break
+            if not f.isdigit():
+                bad(lineno, f"pixel{j}", f"non-numeric pixel value {f[:20].decode('utf-8', 'replace')!r}")
+                break
+            if int(f) > 255:
+                bad(lineno, f"pixel{j}", f"pixel value {int(f)} outside 0-255")
+                break
+    pixels = np.stack(rows) if rows else np.zeros((0, npix), np.uint8)
+    return pixels, labels, lines, skipped
+
+
+# ---------------------------------------------------------------------------------------- labels
+def _is_int(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _map_labels(raw, texts, lines, label_map, side, path, on_error):
+    """(labels int64, class names, keep mask or None, skipped) for integer (fast) or text (slow) labels."""
+    if raw is None:  # slow path: label texts with their line numbers
+        all_int = all(_is_int(t) for t in texts)
+        raw_arr = np.array([int(t) for t in texts], dtype=np.int64) if all_int else None
+        line_of, text_of = (lambda i: lines[i]), (lambda i: texts[i])
+    else:  # fast path: it accepts no blank lines, so data row i is on line i + 2
+        all_int, raw_arr = True, raw
+        line_of, text_of = (lambda i: int(i) + 2), (lambda i: str(int(raw[i])))
+    if label_map == "auto":
+        looks_sign = side == 28 and all_int and (
+            raw_arr.size == 0 or (raw_arr.max() <= 24 and not np.any(raw_arr == 9))
+        )
+        label_map = "sign_mnist" if looks_sign else "sorted"
+    if label_map == "sign_mnist":
+        if all_int:
+            idx = np.where((raw_arr >= 0) & (raw_arr <= 24), _SIGN_RAW_TO_INDEX[np.clip(raw_arr, 0, 255)], -1)
+        else:
+            idx = np.array(
+                [_SIGN_RAW_TO_INDEX[int(t)] if _is_int(t) and int(t) <= 24 else -1 for t in texts], np.int64
+            )
+        bad = np.flatnonzero(idx < 0)
+        if bad.size and on_error == "raise":
+            i = int(bad[0])
+            raise DataError(
+                f"unknown Sign Language MNIST label {text_of(i)!r} (expected 0-24 without 9)",
+                path=path, where=f"line {line_of(i)}, column label",
+            )
+        skips = [
+            Skipped(path, f"line {line_of(i)}, column label", f"unknown Sign Language MNIST label {text_of(i)!r}")
+            for i in bad
+        ]
+        keep = idx >= 0
+        return idx[keep].astype(np.int64), list(SIGN_LETTERS), keep, skips
+    # sorted: one class per distinct label
+    if all_int:
+        uniq, inv = np.unique(raw_arr, return_inverse=True)
+        names = [str(int(u)) for u in uniq]
+    else:
+        names = sorted(set(texts))
+        lookup = {n: i for i, n in enumerate(names)}
+        inv = np.array([lookup[t] for t in texts], dtype=np.int64)
+    inv = np.asarray(inv, dtype=np.int64).reshape(-1)
+    return inv, names, np.ones(inv.size, bool), []
+
+
+# ---------------------------------------------------------------------------------------- writing
+def to_csv_bytes(
+    images: np.ndarray, labels: Iterable, *, crlf: bool = False, header: bool = True
+) -> bytes:
+    """Serialize N x H x W (x 1) uint8 images and their raw labels as ``label,pixel1..`` CSV bytes."""
+    images = np.asarray(images)
+    n = images.shape[0]
+    flat = images.reshape(n, -1)
+    end = "\r\n" if crlf else "\n"
+    out = []
+    if header:
+        out.append("label," + ",".join(f"pixel{i}" for i in range(1, flat.shape[1] + 1)))
+    for lab, row in zip(labels, flat.tolist(), strict=True):
+        out.append(f"{lab}," + ",".join(map(str, row)))
+    return (end.join(out) + end).encode()

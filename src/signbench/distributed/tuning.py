@@ -1,0 +1,590 @@
+"""Distributed hyperparameter search with KerasTuner's own chief/worker mode.
+
+KerasTuner runs a search on several processes when each one is given ``KERASTUNER_TUNER_ID``
+(``"chief"`` for the oracle, any other name for a worker), ``KERASTUNER_ORACLE_IP`` and
+``KERASTUNER_ORACLE_PORT``: the chief serves the oracle over gRPC, every worker asks it for a
+trial, trains it and reports back. This module only starts those processes; the scheduling is
+KerasTuner's.
+
+- :class:`LocalSearch` starts a chief and N workers on 127.0.0.1 with a port chosen free at run
+  time, watches them, and reaps every process when it leaves (``with`` block), even on errors.
+- :func:`host_recipe` prints the environment and command for each process of a multi-host run.
+- A worker that dies mid-trial does not lose the search. KerasTuner alone would wait for it for
+  ever (its trial stays "ongoing" and the chief never exits), so the chief here adds two small
+  things on top of the stock oracle: a *lost worker* notice (a file ``_lost/<tuner id>`` in the
+  project folder, written by :class:`LocalSearch` when it reaps a dead worker, or by hand on a
+  cluster) puts that worker's trial back on the oracle's own retry queue; and a worker asking for a
+  trial when the search is over is told to wait (``IDLE``) instead of stop while other workers
+  still have trials running, so that someone is left to run a trial that comes back.
+- Every worker appends what it ran to ``_events/<tuner id>.jsonl`` and the chief writes what the
+  oracle reports at the end to ``oracle_report.json``: the tests check one against the other.
+
+The entry point of every process is ``python -m signbench.distributed.tuning --spec SPEC.json``
+with the role taken from the environment, the same on one host or many.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from signbench.distributed.procs import LOOPBACK, Child, child_env, free_port, reap, start, tail
+
+__all__ = [
+    "CHIEF_ID",
+    "LocalSearch",
+    "SearchSpec",
+    "TuningError",
+    "host_recipe",
+    "read_events",
+    "read_report",
+    "worker_ids",
+]
+
+ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+CHIEF_ID = "chief"
+REPORT = "oracle_report.json"
+EVENTS = "_events"
+LOST = "_lost"
+SPEC = "_launch/spec.json"
+
+
+class TuningError(RuntimeError):
+    """The distributed search failed (chief crashed, every worker died, time ran out)."""
+
+
+@dataclass
+class SearchSpec:
+    """Everything a chief or worker process needs to rebuild the same tuner (JSON-serializable).
+
+    ``data`` is ``{"kind": "synthetic", "n": 64, "image_size": 8, "num_classes": 3}`` (tiny seeded
+    images, for tests and smoke runs), ``{"kind": "sign_mnist"}`` (the real training CSV, 20 %
+    held out for validation) or ``{"kind": "csv", "path": ...}``.
+    """
+
+    directory: str
+    project_name: str = "signbench_tune"
+    tuner: str = "hyperband"  # "hyperband" (the course's) or "random"
+    objective: str = "val_accuracy"
+    max_trials: int = 10  # random search
+    epochs: int = 2  # random search: epochs per trial
+    max_epochs: int = 10  # hyperband
+    factor: int = 3  # hyperband
+    hyperband_iterations: int = 1
+    batch_size: int = 128
+    seed: int = 0
+    data: dict = field(default_factory=lambda: {"kind": "sign_mnist"})
+    validation_split: float = 0.2
+    idle_poll_s: float = 0.5
+
+    @property
+    def project_dir(self) -> Path:
+        return Path(self.directory) / self.project_name
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=1))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SearchSpec:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def worker_ids(n: int) -> list[str]:
+    """Tuner ids of ``n`` workers (KerasTuner treats any id containing "chief" as the chief)."""
+    return [f"worker{i}" for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Inside a chief or worker process
+
+
+def _load_data(spec: SearchSpec):
+    """(x_train, y_train), (x_val, y_val) as float32 images in [0, 1] and int labels."""
+    from signbench.seeds import rng
+
+    kind = spec.data.get("kind")
+    if kind == "synthetic":
+        from signbench.distributed.data_parallel import synthetic_data
+
+        x, y = synthetic_data(spec.seed, n=int(spec.data.get("n", 64)), size=int(spec.data.get("image_size", 8)),
+                              num_classes=int(spec.data.get("num_classes", 3)))
+    elif kind in ("sign_mnist", "csv"):
+        from signbench.data import load, load_sign_mnist
+
+        ds = load_sign_mnist("train") if kind == "sign_mnist" else load(spec.data["path"])
+        x = ds.images.astype("float32") / 255.0
+        y = ds.labels
+        order = rng(spec.seed, "tune/split").permutation(len(y))
+        x, y = x[order], y[order]
+    else:
+        raise ValueError(f"unknown data kind {kind!r}")
+    n_val = max(1, int(round(len(y) * spec.validation_split)))
+    return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val])
+
+
+def _num_classes_and_shape(spec: SearchSpec):
+    if spec.data.get("kind") == "synthetic":
+        s = int(spec.data.get("image_size", 8))
+        return int(spec.data.get("num_classes", 3)), (s, s, 1)
+    from signbench.models.course import SIGN_CLASSES, SIGN_SHAPE
+
+    return SIGN_CLASSES, SIGN_SHAPE
+
+
+def _recording(cls):
+    """A subclass of the KerasTuner class ``cls`` that logs each trial it runs to ``_events/``."""
+
+    class Recording(cls):
+        def _event(self, **row):
+            d = Path(self.project_dir) / EVENTS
+            d.mkdir(parents=True, exist_ok=True)
+            row.update(tuner_id=self.tuner_id, pid=os.getpid(), time=time.time())
+            with open(d / f"{self.tuner_id}.jsonl", "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+        def on_trial_begin(self, trial):
+            self._last_results = None
+            self._event(event="begin", trial_id=trial.trial_id, values=dict(trial.hyperparameters.values))
+            super().on_trial_begin(trial)
+
+        def run_trial(self, trial, *args, **kwargs):
+            self._last_results = super().run_trial(trial, *args, **kwargs)
+            return self._last_results
+
+        def on_trial_end(self, trial):
+            from keras_tuner.src.engine import tuner_utils
+
+            score = None
+            if self._last_results is not None and trial.status == "COMPLETED":
+                metrics = tuner_utils.convert_to_metrics_dict(self._last_results, self.oracle.objective)
+                score = float(metrics[self.oracle.objective.name])
+            super().on_trial_end(trial)  # reports the end to the oracle first
+            self._event(event="end", trial_id=trial.trial_id, status=str(trial.status), score=score)
+
+    Recording.__name__ = Recording.__qualname__ = f"Recording{cls.__name__}"
+    return Recording
+
+
+def build_tuner(spec: SearchSpec):
+    """The KerasTuner tuner the spec describes, on :func:`signbench.models.hypermodel`.
+
+    With the ``KERASTUNER_*`` variables set this is a chief or a worker; without them, a plain
+    single-process tuner.
+    """
+    import functools
+
+    import keras_tuner as kt
+
+    from signbench.models import hypermodel
+
+    num_classes, shape = _num_classes_and_shape(spec)
+    common = dict(
+        hypermodel=functools.partial(hypermodel, num_classes=num_classes, input_shape=shape),
+        objective=spec.objective,
+        seed=spec.seed,
+        directory=spec.directory,
+        project_name=spec.project_name,
+        overwrite=False,  # the launcher clears the folder; every process must see the same one
+    )
+    if spec.tuner == "random":
+        return _recording(kt.RandomSearch)(max_trials=spec.max_trials, **common)
+    if spec.tuner == "hyperband":
+        return _recording(kt.Hyperband)(
+            max_epochs=spec.max_epochs, factor=spec.factor, hyperband_iterations=spec.hyperband_iterations, **common
+        )
+    raise ValueError(f"unknown tuner {spec.tuner!r}; choose hyperband or random")
+
+
+def _install_chief_extensions(oracle, lost_dir: Path, stop: threading.Event) -> threading.Thread:
+    """Make the chief's oracle survive dead workers (see the module docstring)."""
+    from keras_tuner.src.engine import trial as trial_module
+    from keras_tuner.src.engine.oracle import synchronized
+
+    stock_create_trial = oracle.create_trial
+
+    @synchronized
+    def create_trial_waiting(oracle_, tuner_id):
+        trial = stock_create_trial(tuner_id)
+        others_running = any(t != tuner_id for t in oracle_.ongoing_trials)
+        if trial.status == trial_module.TrialStatus.STOPPED and others_running:
+            # Hold this worker: a trial still running elsewhere may come back for a retry.
+            oracle_.tuner_ids.add(tuner_id)
+            return trial_module.Trial(oracle_.get_space(), trial_id=trial.trial_id, status="IDLE")
+        return trial
+
+    @synchronized
+    def forget_tuner(oracle_, tuner_id):
+        trial = oracle_.ongoing_trials.pop(tuner_id, None)
+        if trial is not None and trial.trial_id not in oracle_._retry_queue:
+            oracle_._retry_queue.append(trial.trial_id)  # the stock retry path re-issues it
+        oracle_.tuner_ids.discard(tuner_id)
+        oracle_.save()
+        print(f"[chief] worker {tuner_id} lost; trial {trial.trial_id if trial else None} requeued", flush=True)
+
+    oracle.create_trial = lambda tuner_id: create_trial_waiting(oracle, tuner_id)
+
+    def watch():
+        seen: set[str] = set()
+        while not stop.is_set():
+            if lost_dir.is_dir():
+                for f in sorted(lost_dir.iterdir()):
+                    if f.name not in seen:
+                        seen.add(f.name)
+                        forget_tuner(oracle, f.name)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=watch, name="lost-worker-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _write_report(tuner, spec: SearchSpec) -> dict:
+    oracle = tuner.oracle
+    best = oracle.get_best_trials(1)
+    trials = {
+        tid: {"status": str(t.status), "score": t.score, "values": dict(t.hyperparameters.values)}
+        for tid, t in sorted(oracle.trials.items())
+    }
+    report = {
+        "objective": oracle.objective.name,
+        "direction": oracle.objective.direction,
+        "best": (
+            {"trial_id": best[0].trial_id, "score": best[0].score, "values": dict(best[0].hyperparameters.values)}
+            if best
+            else None
+        ),
+        "trials": trials,
+    }
+    path = spec.project_dir / REPORT
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1))
+    os.replace(tmp, path)
+    return report
+
+
+def process_main(spec_path: str) -> int:
+    """Run this process's part of the search: the chief serves the oracle, a worker trains trials."""
+    spec = SearchSpec.load(spec_path)
+    tuner_id = os.environ.get(ENV_ID, "tuner0")
+    from signbench.seeds import derive
+    from signbench.train import seed_everything
+
+    seed_everything(derive(spec.seed, f"tune/{tuner_id}"))
+    tuner = build_tuner(spec)
+    if CHIEF_ID in tuner_id:
+        stop = threading.Event()
+        watcher = _install_chief_extensions(tuner.oracle, spec.project_dir / LOST, stop)
+        try:
+            tuner.search()  # blocks: serves the oracle until every worker has been told to stop
+        finally:
+            stop.set()
+            watcher.join(timeout=5)
+        report = _write_report(tuner, spec)
+        print(f"[chief] search done: best {report['best']}", flush=True)
+        return 0
+
+    from keras_tuner.src.engine import trial as trial_module
+
+    if hasattr(tuner.oracle, "stub"):  # a worker talking to the chief: don't spin while told to wait
+        ask = tuner.oracle.create_trial
+
+        def create_trial_politely(tid):
+            trial = ask(tid)
+            if trial.status == trial_module.TrialStatus.IDLE:
+                time.sleep(spec.idle_poll_s)
+            return trial
+
+        tuner.oracle.create_trial = create_trial_politely
+    (x, y), (xv, yv) = _load_data(spec)
+    fit = dict(validation_data=(xv, yv), batch_size=spec.batch_size, verbose=0)
+    if spec.tuner == "random":
+        fit["epochs"] = spec.epochs
+    tuner.search(x, y, **fit)
+    print(f"[{tuner_id}] done", flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Launcher side (no TensorFlow needed here)
+
+
+def read_events(project_dir: str | os.PathLike) -> list[dict]:
+    """Every event the workers logged, in file order per worker."""
+    rows = []
+    d = Path(project_dir) / EVENTS
+    for f in sorted(d.glob("*.jsonl")) if d.is_dir() else []:
+        for line in f.read_text().splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass  # a line cut short by a killed worker
+    return rows
+
+
+def read_report(project_dir: str | os.PathLike) -> dict | None:
+    p = Path(project_dir) / REPORT
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _env_for(tuner_id: str, ip: str, port: int) -> dict[str, str]:
+    return {ENV_ID: tuner_id, ENV_IP: ip, ENV_PORT: str(port)}
+
+
+class LocalSearch:
+    """A chief and ``workers`` worker processes on this host (loopback), reaped on exit.
+
+    ::
+
+        with LocalSearch(spec, workers=2) as search:
+            report = search.run(timeout_s=600)
+
+    ``start()``, then ``poll()`` (one monitoring step; True when the search is over) or ``wait()``;
+    a worker that dies is declared lost to the chief at once, and the others finish its trial.
+    """
+
+    def __init__(self, spec: SearchSpec, workers: int, *, host: str = LOOPBACK, port: int | None = None,
+                 threads: int | None = None, overwrite: bool = True, logs: str | os.PathLike | None = None):
+        if workers < 1:
+            raise ValueError("a distributed search needs at least one worker")
+        self.spec, self.n_workers, self.host, self.port, self.threads = spec, workers, host, port, threads
+        self.overwrite = overwrite
+        self.logs = Path(logs) if logs else spec.project_dir.parent / f"{spec.project_name}_logs"
+        self.chief: Child | None = None
+        self.workers: dict[str, Child] = {}
+        self.lost: list[str] = []
+        self.exit_codes: dict[str, int | None] = {}
+        self._chief_done_at: float | None = None
+
+    # -- lifecycle
+    def __enter__(self) -> LocalSearch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> dict[str, int | None]:
+        """Reap every process this search started (idempotent)."""
+        kids = ([self.chief] if self.chief else []) + list(self.workers.values())
+        self.exit_codes.update(reap(kids))
+        return self.exit_codes
+
+    def start(self) -> LocalSearch:
+        pdir = self.spec.project_dir
+        if self.overwrite and pdir.exists():
+            shutil.rmtree(pdir)
+        pdir.mkdir(parents=True, exist_ok=True)
+        spec_path = self.spec.save(pdir / SPEC)
+        self.port = self.port or free_port(self.host)
+        args = ["-m", "signbench.distributed.tuning", "--spec", str(spec_path)]
+        self.chief = start(CHIEF_ID, args, child_env(_env_for(CHIEF_ID, self.host, self.port), self.threads),
+                           self.logs / f"{CHIEF_ID}.log")
+        for wid in worker_ids(self.n_workers):
+            self.workers[wid] = start(wid, args, child_env(_env_for(wid, self.host, self.port), self.threads),
+                                      self.logs / f"{wid}.log")
+        return self
+
+    # -- monitoring
+    def declare_lost(self, tuner_id: str) -> None:
+        """Tell the chief that ``tuner_id`` is gone: its running trial goes back to the queue."""
+        d = self.spec.project_dir / LOST
+        d.mkdir(parents=True, exist_ok=True)
+        (d / tuner_id).write_text(str(time.time()))
+        self.lost.append(tuner_id)
+
+    def poll(self) -> bool:
+        """One monitoring step. True when the chief finished cleanly and the workers are gone."""
+        assert self.chief is not None, "start() first"
+        for wid, w in self.workers.items():
+            code = w.poll()
+            if code not in (None, 0) and wid not in self.lost:
+                self.declare_lost(wid)
+        chief_code = self.chief.poll()
+        if chief_code not in (None, 0):
+            raise TuningError(f"chief exited with status {chief_code}:\n{tail(self.chief.log)}")
+        alive = [w for w in self.workers.values() if w.poll() is None]
+        if chief_code == 0:
+            # Workers exit right after being told to stop; give them a moment, then reap.
+            self._chief_done_at = self._chief_done_at or time.monotonic()
+            return not alive or time.monotonic() - self._chief_done_at > 30
+        if not alive:
+            # Every worker is gone but the chief still waits: nobody is left to finish the search.
+            time.sleep(2)  # the chief may be just about to exit after the last worker's stop
+            if self.chief.poll() == 0:
+                return True
+            codes = {wid: w.poll() for wid, w in self.workers.items()}
+            logs = "\n".join(f"--- {wid}\n{tail(w.log, 1500)}" for wid, w in self.workers.items())
+            raise TuningError(f"every worker exited ({codes}) before the search finished:\n{logs}")
+        return False
+
+    def wait(self, timeout_s: float = 3600, interval_s: float = 0.2) -> dict:
+        """Poll until done or ``timeout_s``; return the summary (see :meth:`summary`)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.poll():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"distributed search not finished after {timeout_s:.0f} s (logs in {self.logs})")
+            time.sleep(interval_s)
+        return self.summary()
+
+    def run(self, timeout_s: float = 3600) -> dict:
+        self.start()
+        try:
+            return self.wait(timeout_s)
+        finally:
+            self.close()
+
+    def summary(self) -> dict:
+        """The oracle's report plus which worker ran which trial, and the worker exit codes."""
+        report = read_report(self.spec.project_dir)
+        if report is None:
+            raise TuningError(f"the chief wrote no {REPORT}:\n{tail(self.chief.log) if self.chief else ''}")
+        ran_by: dict[str, list[str]] = {}
+        for e in read_events(self.spec.project_dir):
+            if e["event"] == "end" and e.get("status") == "COMPLETED":
+                ran_by.setdefault(e["trial_id"], []).append(e["tuner_id"])
+        return {
+            **report,
+            "incomplete": sorted(t for t, row in report["trials"].items() if row["status"] != "COMPLETED"),
+            "completed_by": ran_by,
+            "workers": self.n_workers,
+            "lost_workers": list(self.lost),
+            "oracle": f"{self.host}:{self.port}",
+            "project_dir": str(self.spec.project_dir),
+        }
+
+
+def host_recipe(spec: SearchSpec, workers: int, chief_host: str, port: int) -> str:
+    """Shell lines to start the chief on ``chief_host`` and ``workers`` workers on other hosts."""
+    spec_path = spec.project_dir / SPEC
+    cmd = f"{Path(sys.executable).name} -m signbench.distributed.tuning --spec {spec_path}"
+    lines = [
+        f"# Spec written to {spec_path}; copy it to the same path on every host (Hyperband also",
+        f"# needs {spec.directory} on storage all hosts share: later rounds load earlier checkpoints).",
+        f"# On {chief_host} (the oracle; it listens on {chief_host}:{port}):",
+        " ".join(f"{k}={v}" for k, v in _env_for(CHIEF_ID, chief_host, port).items()) + f" {cmd}",
+        "# On each worker host (one line per worker; the ids must be unique):",
+    ]
+    for wid in worker_ids(workers):
+        lines.append(" ".join(f"{k}={v}" for k, v in _env_for(wid, chief_host, port).items()) + f" {cmd}")
+    lines += [
+        "# A worker that dies: restart it with the same KERASTUNER_TUNER_ID and it resumes its trial,",
+        f"# or `touch {spec.project_dir / LOST}/<tuner id>` on the chief's host to hand it to the others.",
+    ]
+    return "\n".join(lines)
+
+
+
+# --------------------------------------------------------------------------------------------------
+# ``signbench tune``
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Hyperparameter search over the course hypermodel. --workers 0 runs signbench.tune's Hyperband in "
+        "this process (and retrains the best model); --workers N starts a KerasTuner chief and N workers on "
+        "127.0.0.1; --print-env HOST prints how to start them on several hosts instead."
+    )
+    p.add_argument("--workers", type=int, default=0, help="worker processes (0: in-process search)")
+    p.add_argument("--tuner", choices=("hyperband", "random"), default="hyperband")
+    p.add_argument("--max-trials", type=int, default=10, help="random search: number of trials")
+    p.add_argument("--epochs", type=int, default=2, help="random search: epochs per trial")
+    p.add_argument("--max-epochs", type=int, default=10, help="hyperband: most epochs of one trial")
+    p.add_argument("--factor", type=int, default=3, help="hyperband reduction factor")
+    p.add_argument("--hyperband-iterations", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="sign_mnist",
+                   help="'sign_mnist' (the real training CSV), 'synthetic' (tiny, for smoke runs) or a CSV path")
+    p.add_argument("--synthetic-n", type=int, default=256, help="examples of --data synthetic")
+    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--directory", default=None, help="project folder parent (default: the signbench cache)")
+    p.add_argument("--project", default="signbench_tune")
+    p.add_argument("--resume", action="store_true", help="continue the search in the project folder")
+    p.add_argument("--threads", type=int, default=None, help="TF threads per worker process")
+    p.add_argument("--timeout", type=float, default=6 * 3600, help="seconds before the search is abandoned")
+    p.add_argument("--retrain-epochs", type=int, default=20, help="--workers 0: epochs to retrain the best model")
+    p.add_argument("--print-env", metavar="CHIEF_HOST", default=None,
+                   help="write the spec and print the commands for a multi-host run; start nothing")
+    p.add_argument("--port", type=int, default=None, help="oracle port (default: a free one)")
+
+
+def _spec_from_args(args) -> SearchSpec:
+    from signbench.data.locate import cache_dir
+
+    if args.data in ("sign_mnist", "synthetic"):
+        data = {"kind": args.data}
+        if args.data == "synthetic":
+            data.update(n=args.synthetic_n, image_size=8, num_classes=3)
+    else:
+        data = {"kind": "csv", "path": str(Path(args.data).resolve())}
+    return SearchSpec(
+        directory=str(Path(args.directory or cache_dir() / "tune").resolve()), project_name=args.project,
+        tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
+        factor=args.factor, hyperband_iterations=args.hyperband_iterations, batch_size=args.batch_size,
+        seed=args.seed, data=data, validation_split=args.validation_split,
+    )
+
+
+def run(args) -> int:
+    from signbench.cli import UserError
+
+    if args.workers < 0:
+        raise UserError("--workers must be >= 0")
+    spec = _spec_from_args(args)
+    if spec.data["kind"] == "csv" and not Path(spec.data["path"]).is_file():
+        raise FileNotFoundError(f"no such data file: {spec.data['path']}")
+    if args.print_env:
+        if args.workers < 1:
+            raise UserError("--print-env needs --workers N >= 1")
+        spec.project_dir.mkdir(parents=True, exist_ok=True)
+        spec.save(spec.project_dir / SPEC)
+        print(host_recipe(spec, args.workers, args.print_env, args.port or 8000))
+        return 0
+    if args.workers == 0:
+        if spec.tuner != "hyperband":
+            raise UserError("the in-process search (--workers 0) is signbench.tune's Hyperband; drop --tuner random")
+        from signbench.tune import tune
+
+        train, val = _load_data(spec)
+        res = tune(train, val, seed=spec.seed, directory=spec.directory, project_name=spec.project_name,
+                   max_epochs=spec.max_epochs, factor=spec.factor, hyperband_iterations=spec.hyperband_iterations,
+                   batch_size=spec.batch_size, retrain_epochs=args.retrain_epochs)
+        out = {"workers": 0, "best": {"score": res.best_score, "values": res.best_hyperparameters},
+               "trials": res.trials, "project_dir": res.directory}
+        print(json.dumps(out, indent=1, default=str))
+        return 0
+    with LocalSearch(spec, args.workers, port=args.port, threads=args.threads, overwrite=not args.resume) as search:
+        search.start()
+        print(f"oracle on {search.host}:{search.port}; logs in {search.logs}", file=sys.stderr, flush=True)
+        summary = search.wait(args.timeout)
+    print(json.dumps(summary, indent=1, default=str))
+    if summary["incomplete"]:
+        print(f"signbench tune: {len(summary['incomplete'])} trials did not complete: {summary['incomplete']}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="one chief or worker process of a distributed search")
+    parser.add_argument("--spec", required=True, help="SearchSpec JSON written by the launcher")
+    args = parser.parse_args(argv)
+    return process_main(args.spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

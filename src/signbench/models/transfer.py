@@ -1,0 +1,200 @@
+"""Transfer-learning builders (Keras 3 APIs only): the course's InceptionV3 cut at ``mixed7``,
+MobileNetV2 at a small width multiplier, and the small backbone this project pretrains offline.
+
+Every builder puts the course's head on a frozen feature extractor, with the functional API:
+Flatten, Dense 128 relu, Dropout 0.2, output (``signbench.models.course.head``). For 24 classes and a
+150x150x3 input, ``inception_mixed7`` has the course's 13,795,384 parameters, 4,820,120 trainable.
+
+``weights`` is ``"imagenet"`` (downloaded once into the cache and hash-checked; offline this fails
+at once with a message saying how to get the file), a local weights file (Keras 3 ``*.weights.h5``
+or the legacy ``*.h5`` that Keras Applications publishes), or ``None`` (random initialisation).
+
+The 28x28 grayscale data reaches 150x150x3 models through :func:`resize_and_repeat`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from signbench.models.course import compile_for, head
+
+__all__ = [
+    "IMAGENET_WEIGHTS",
+    "INCEPTION_CUT",
+    "backbone_features",
+    "freeze",
+    "inception_mixed7",
+    "mobilenet_v2_small",
+    "resize_and_repeat",
+    "small_backbone",
+    "small_classifier",
+    "transfer_head",
+]
+
+INCEPTION_CUT = "mixed7"
+HEAD_UNITS = 128
+HEAD_DROPOUT = 0.2
+
+#: Where Keras Applications publishes the no-top ImageNet weights. Keras publishes only an MD5 for these
+#: files; ``sha256`` is pinned by the user (argument or $SIGNBENCH_IMAGENET_SHA256) or, when unpinned,
+#: recorded on first download next to the file and checked on every later load.
+IMAGENET_WEIGHTS = {
+    "inception_v3": {
+        "url": "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "md5": "bcbd6486424b2319ff4ef7d526e38f63",
+        "sha256": os.environ.get("SIGNBENCH_IMAGENET_SHA256") or None,
+    },
+}
+
+
+def transfer_head(features, num_classes: int, *, name_prefix: str = "head"):
+    """The course's head on a feature tensor: Flatten, Dense 128 relu, Dropout 0.2, output."""
+    x = layers.Flatten(name=f"{name_prefix}_flatten")(features)
+    x = layers.Dense(HEAD_UNITS, activation="relu", name=f"{name_prefix}_dense")(x)
+    x = layers.Dropout(HEAD_DROPOUT, name=f"{name_prefix}_dropout")(x)
+    return head(num_classes)(x)
+
+
+def freeze(model: keras.Model) -> keras.Model:
+    """Make every layer of ``model`` non-trainable (the course's ``layer.trainable = False`` loop)."""
+    for layer in model.layers:
+        layer.trainable = False
+    model.trainable = False
+    return model
+
+
+def _resolve_weights(weights, *, which: str = "inception_v3") -> Path | None:
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights == "imagenet":
+        return fetch_imagenet(which)
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {path} not found (pass 'imagenet', an existing .weights.h5/.h5 file, or None)"
+        )
+    return path
+
+
+def _load_backbone_weights(backbone: keras.Model, path: Path) -> None:
+    """Load ``path`` into the full no-top backbone (before it is cut), naming the file on failure."""
+    try:
+        backbone.load_weights(str(path))
+    except (ValueError, KeyError, OSError) as exc:
+        raise ValueError(f"{path}: cannot load into {backbone.name} ({exc})") from exc
+
+
+def inception_mixed7(
+    num_classes: int = 24,
+    input_shape=(150, 150, 3),
+    weights: str | os.PathLike | None = "imagenet",
+    *,
+    learning_rate: float = 1e-4,
+) -> keras.Model:
+    """InceptionV3 without top, weights loaded, frozen, cut at ``mixed7``, plus the course head.
+
+    With 24 classes and 150x150x3 input: 13,795,384 parameters, 4,820,120 trainable.
+    """
+    path = _resolve_weights(weights)
+    base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=tuple(input_shape))
+    if path is not None:
+        _load_backbone_weights(base, path)
+    freeze(base)
+    last = base.get_layer(INCEPTION_CUT).output
+    model = keras.Model(base.input, transfer_head(last, num_classes), name="inception_mixed7")
+    return compile_for(model, num_classes, learning_rate)
+
+
+def mobilenet_v2_small(
+    num_classes: int = 24,
+    input_shape=(96, 96, 3),
+    *,
+    alpha: float = 0.35,
+    weights: str | os.PathLike | None = None,
+    frozen: bool = True,
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """MobileNetV2 without top at width ``alpha`` (default 0.35), plus the course head.
+
+    ``weights`` is a local weights file for the no-top backbone or None (no ImageNet file is pinned for
+    it here). ``frozen=False`` trains the backbone too (what one does with random initial weights).
+    """
+    path = _resolve_weights(weights) if weights != "imagenet" else None
+    if weights == "imagenet":
+        raise ValueError("mobilenet_v2_small: pass a local weights file or None ('imagenet' is not pinned)")
+    base = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=tuple(input_shape), alpha=alpha
+    )
+    if path is not None:
+        _load_backbone_weights(base, path)
+    if frozen:
+        freeze(base)
+    model = keras.Model(base.input, transfer_head(base.output, num_classes), name=f"mobilenet_v2_{alpha:g}")
+    return compile_for(model, num_classes, learning_rate)
+
+
+def small_backbone(input_shape=(28, 28, 1), *, seed: int = 0) -> keras.Model:
+    """The small convolutional feature extractor pretrained offline on a source task:
+    Conv2D 32 3x3 relu, MaxPool, Conv2D 64 3x3 relu, MaxPool (5x5x64 features for 28x28 input)."""
+    init = keras.initializers.GlorotUniform
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(seed), name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", kernel_initializer=init(seed + 1), name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    return keras.Model(inputs, x, name="small_backbone")
+
+
+def small_classifier(
+    num_classes: int,
+    backbone: keras.Model | None = None,
+    *,
+    input_shape=(28, 28, 1),
+    frozen: bool = False,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """``backbone`` (a fresh :func:`small_backbone` when None) plus the course head, functional API.
+
+    ``frozen=True`` freezes the backbone: the transfer model. The same call with a fresh backbone and
+    ``frozen=False`` is the from-scratch comparison.
+    """
+    if backbone is None:
+        backbone = small_backbone(input_shape, seed=seed)
+    if frozen:
+        freeze(backbone)
+    inputs = keras.Input(shape=tuple(backbone.input.shape[1:]), name="input")
+    # training=False keeps a frozen backbone in inference mode (matters for BatchNorm-style layers).
+    feats = backbone(inputs, training=False) if frozen else backbone(inputs)
+    model = keras.Model(inputs, transfer_head(feats, num_classes), name="small_classifier")
+    return compile_for(model, num_classes, learning_rate)
+
+
+def backbone_features(model: keras.Model) -> int:
+    """Number of parameters in the frozen part of ``model`` (total minus trainable)."""
+    return int(model.count_params() - sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+
+
+def resize_and_repeat(images, size=(150, 150), channels: int = 3):
+    """Grayscale batch (N x H x W x 1, uint8 or float) -> float32 N x size x channels, values in [0, 1].
+
+    Bilinear resize (``keras.ops.image.resize``) then the channel repeated, as the course feeds
+    28x28 grayscale images to 150x150x3 InceptionV3. Accepts numpy or backend tensors.
+    """
+    x = keras.ops.convert_to_tensor(images)
+    if len(x.shape) != 4 or x.shape[-1] not in (1, channels):
+        raise ValueError(f"expected N x H x W x 1 images, got shape {tuple(x.shape)}")
+    if "int" in str(x.dtype):
+        x = keras.ops.cast(x, "float32") / 255.0
+    else:
+        x = keras.ops.cast(x, "float32")
+    x = keras.ops.image.resize(x, tuple(size), interpolation="bilinear")
+    if x.shape[-1] == 1 and channels != 1:
+        x = keras.ops.repeat(x, channels, axis=-1)
+    return x

@@ -1,0 +1,204 @@
+"""Training-speed options for the course models (TensorFlow-specific: tf.data, XLA, threads).
+
+``fast_fit(name, data, seed=..., epochs=..., options=SpeedOptions(...))`` trains a course model like
+``signbench.train.fit`` does (same seeding, same Adam, same loss) but lets the user turn on, one
+by one, the things that make training faster on a CPU:
+
+``pipeline="uint8"``
+    A ``tf.data`` pipeline over the images cached once as a uint8 tensor (4x less memory than
+    float32), shuffled per epoch, batched, then divided by 255 on the fly (a fused cast+scale),
+    with prefetch. ``"arrays"`` is the plain ``fit(x_float, y)``.
+``batch_size`` and ``lr_scaling``
+    A larger batch cuts the per-step overhead; the learning rate is scaled from the base batch 128
+    linearly (``"linear"``), by the square root (``"sqrt"``), or kept (``"none"``).
+``jit_compile=True``
+    XLA compiles the whole train step (fuses conv+ReLU+pool and the optimizer update).
+``precision="mixed_bfloat16"``
+    Keras mixed precision: bfloat16 compute, float32 variables; the output layer is kept in
+    float32 so the softmax and the loss stay accurate. Uses AVX512-BF16 where the CPU has it.
+``intra_threads``/``inter_threads``
+    TensorFlow thread pools. These only take effect before TensorFlow has run anything, so they are
+    applied by :func:`configure_threads` at process start (the bench runs them in a subprocess).
+
+Each option is measured against plain ``fit`` in the same run by ``bench/bench_speed.py``; see
+``results/train_speed.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "scaled_lr"]
+
+BASE_BATCH = 128
+BASE_LR = 1e-3
+
+
+@dataclass(frozen=True)
+class SpeedOptions:
+    """What ``fast_fit`` turns on. The defaults are plain fit (nothing on)."""
+
+    pipeline: str = "arrays"  # "arrays" | "uint8"
+    batch_size: int = BASE_BATCH
+    lr_scaling: str = "linear"  # "linear" | "sqrt" | "none"
+    jit_compile: bool = False
+    precision: str = "float32"  # "float32" | "mixed_bfloat16"
+
+    def __post_init__(self):
+        if self.pipeline not in ("arrays", "uint8"):
+            raise ValueError(f"pipeline must be 'arrays' or 'uint8', got {self.pipeline!r}")
+        if self.lr_scaling not in ("linear", "sqrt", "none"):
+            raise ValueError(f"lr_scaling must be 'linear', 'sqrt' or 'none', got {self.lr_scaling!r}")
+        if self.precision not in ("float32", "mixed_bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def label(self) -> str:
+        parts = [] if self.pipeline == "arrays" else ["uint8 tf.data"]
+        if self.batch_size != BASE_BATCH:
+            parts.append(f"batch {self.batch_size} ({self.lr_scaling} LR)")
+        if self.jit_compile:
+            parts.append("XLA")
+        if self.precision != "float32":
+            parts.append("bf16")
+        return " + ".join(parts) or "plain fit"
+
+
+#: The candidates the bench measures, each against plain fit in the same run.
+PRESETS: dict[str, SpeedOptions] = {
+    "plain": SpeedOptions(),
+    "uint8": SpeedOptions(pipeline="uint8"),
+    "batch512": SpeedOptions(batch_size=512),
+    "xla": SpeedOptions(jit_compile=True),
+    "bf16": SpeedOptions(precision="mixed_bfloat16"),
+    "uint8+xla": SpeedOptions(pipeline="uint8", jit_compile=True),
+    "uint8+batch512+xla": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True),
+    "all": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True, precision="mixed_bfloat16"),
+}
+
+
+def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:
+    """The learning rate for ``batch_size`` scaled from ``base_lr`` at ``base_batch``."""
+    ratio = batch_size / base_batch
+    if scaling == "linear":
+        return base_lr * ratio
+    if scaling == "sqrt":
+        return base_lr * math.sqrt(ratio)
+    if scaling == "none":
+        return base_lr
+    raise ValueError(f"unknown lr scaling {scaling!r}")
+
+
+def configure_threads(intra: int | None = None, inter: int | None = None) -> None:
+    """Set TensorFlow's thread pools. Call before TensorFlow runs any op (else RuntimeError)."""
+    import tensorflow as tf
+
+    if intra is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(int(intra))
+    if inter is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, seed: int, shuffle: bool = True):
+    """tf.data over uint8 images cached as one tensor, normalized to float32 [0, 1] per batch."""
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"make_dataset wants uint8 images, got {images.dtype}")
+    ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels)))
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    scale = tf.constant(1.0 / 255.0, tf.float32)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) * scale, y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _build(name: str, num_classes: int, input_shape, lr: float, options: SpeedOptions):
+    import keras
+
+    from signbench.models import build
+    from signbench.models.course import compile_for
+
+    previous = keras.config.dtype_policy()
+    try:
+        if options.precision != "float32":
+            keras.config.set_dtype_policy(options.precision)
+        model = build(name, num_classes, input_shape, learning_rate=lr)
+        if options.precision != "float32":
+            # Keep the output layer (softmax/sigmoid) in float32 so the loss stays accurate.
+            def keep_head_fp32(layer):
+                cfg = layer.get_config()
+                if layer.name == "output":
+                    cfg["dtype"] = "float32"
+                return layer.__class__.from_config(cfg)
+
+            model = keras.models.clone_model(model, clone_function=keep_head_fp32)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    compile_for(model, num_classes, lr)
+    if options.jit_compile:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
+    return model
+
+
+def fast_fit(
+    name: str,
+    data,
+    *,
+    seed: int,
+    epochs: int,
+    options: SpeedOptions = SpeedOptions(),
+    base_lr: float = BASE_LR,
+    test=None,
+    verbose: int = 0,
+) -> dict:
+    """Train course model ``name`` on ``data`` (LabeledImages or uint8 (x, y)) with ``options``.
+
+    Returns a dict: seconds, samples_per_s, train_accuracy (last epoch), test_accuracy (if
+    ``test`` given), lr, options, and the model under ``"model"``.
+    """
+    from signbench.data.types import LabeledImages
+    from signbench.train import seed_everything
+
+    if isinstance(data, LabeledImages):
+        x8, y = data.images, data.labels
+        num_classes = data.num_classes
+    else:
+        x8, y = (np.asarray(a) for a in data)
+        num_classes = max(int(y.max()) + 1, 2)
+    if x8.dtype != np.uint8:
+        raise TypeError(f"fast_fit wants uint8 images, got {x8.dtype}")
+    seed_everything(seed)
+    lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
+    model = _build(name, num_classes, x8.shape[1:], lr, options)
+    if options.pipeline == "uint8":
+        train_in = {"x": make_dataset(x8, y, options.batch_size, seed=seed)}
+    else:
+        train_in = {"x": x8.astype(np.float32) / np.float32(255.0), "y": y,
+                    "batch_size": options.batch_size, "shuffle": True}
+    start = time.perf_counter()
+    hist = model.fit(**train_in, epochs=epochs, verbose=verbose)
+    seconds = time.perf_counter() - start
+    out = {
+        "seconds": seconds,
+        "samples_per_s": len(y) * epochs / seconds,
+        "train_accuracy": float(hist.history["accuracy"][-1]),
+        "lr": lr,
+        "options": asdict(options),
+        "label": options.label(),
+        "model": model,
+    }
+    if test is not None:
+        tx, ty = (test.images, test.labels) if isinstance(test, LabeledImages) else test
+        out["test_accuracy"] = float(
+            model.evaluate(np.asarray(tx, np.float32) / np.float32(255.0), ty, verbose=0, return_dict=True)["accuracy"]
+        )
+    return out
