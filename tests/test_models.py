@@ -23,7 +23,7 @@ def test_hand_formulas_match_course_counts():
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize(
     "shape,classes",
-    [((16, 16, 3), 2), ((20, 20, 3), 4)],  # binary RGB (Malaria/Tumor-like), multiclass RGB (Tom&Jerry-like)
+    [((12, 12, 3), 2), ((10, 10, 3), 4)],  # binary RGB (Malaria/Tumor-like), multiclass RGB (Tom&Jerry-like)
     ids=["binary-rgb", "multiclass-rgb"],
 )
 def test_other_dataset_variants_meet_contract(name, shape, classes):

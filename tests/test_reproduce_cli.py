@@ -226,13 +226,20 @@ def test_data_as_train_csv_path_and_single_csv(csv_pair, tmp_path, capsys):
 
 def test_data_as_zip(csv_pair, tmp_path, capsys):
     z = tmp_path / "pair.zip"
-    with zipfile.ZipFile(z, "w") as f:
-        f.write(csv_pair / "sign_mnist_train.csv.gz", "sign_mnist_train.csv.gz")
+    with zipfile.ZipFile(z, "w") as f:  # a CSV pair inside one top folder
+        for split in ("train", "test"):
+            f.write(csv_pair / f"sign_mnist_{split}.csv.gz", f"data/sign_mnist_{split}.csv.gz")
     rc, _, err = _run(capsys, "--data", z, "--out", tmp_path / "r", "--until", "data")
-    if rc == 2 and "format" in err:
-        pytest.skip(f"signbench.data.load does not read zip archives yet: {err.strip()}")
     assert rc == 0, err
-    assert _data_result(tmp_path / "r")["train"] + _data_result(tmp_path / "r")["test"] == 14 * 24
+    r = _data_result(tmp_path / "r")
+    assert (r["kind"], r["train"], r["test"]) == ("csv-pair", 14 * 24, 6 * 24)
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as f:  # one CSV with a bad cell: the error names the archive member
+        f.writestr("one.csv", write_csv(tmp_path / "one.csv", 2, 0, bad_cell=(4, "x")).read_bytes())
+    rc, _, err = _run(capsys, "--data", bad, "--out", tmp_path / "r2", "--until", "data")
+    assert rc == 2
+    _one_line_error(err, "bad.zip!", "one.csv")
+    assert ".partial" not in err
 
 
 def test_data_as_folder_tree(tmp_path, capsys):
@@ -251,19 +258,37 @@ def test_data_as_folder_tree(tmp_path, capsys):
     assert r["kind"] == "folder-pair" and r["train"] == r["test"] == 96 and r["class_names"] == letters
 
 
-def test_dataset_from_cache_and_default_location(csv_pair, tmp_path, capsys, monkeypatch):
+def test_dataset_sign_mnist_from_the_cache_is_verified(csv_pair, tmp_path, capsys, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    from signbench.data import REGISTRY
+
     cache = tmp_path / "cache"
-    (cache / "mine").mkdir(parents=True)
-    for f in csv_pair.iterdir():
-        (cache / "mine" / f.name).write_bytes(f.read_bytes())
+    cache.mkdir()
+    for split in ("train", "test"):  # the registry's file names: uncompressed CSVs
+        raw = gzip.decompress((csv_pair / f"sign_mnist_{split}.csv.gz").read_bytes())
+        (cache / f"sign_mnist_{split}.csv").write_bytes(raw)
     monkeypatch.setenv("SIGNBENCH_CACHE", str(cache))
-    rc, _, err = _run(capsys, "--dataset", "mine", "--out", tmp_path / "a", "--until", "data")
+    # the cached files are not the published ones: refused, naming the file
+    rc, _, err = _run(capsys, "--dataset", "sign_mnist", "--out", tmp_path / "a", "--until", "data")
+    assert rc == 2
+    _one_line_error(err, "sign_mnist_train.csv", "SHA-256")
+    # with the registry's hashes set to these files', the same command loads and verifies them
+    for split in ("train", "test"):
+        name = f"sign_mnist_{split}"
+        digest = hashlib.sha256((cache / f"{name}.csv").read_bytes()).hexdigest()
+        monkeypatch.setitem(REGISTRY, name, dataclasses.replace(REGISTRY[name], sha256=digest))
+    rc, _, err = _run(capsys, "--dataset", "sign_mnist", "--out", tmp_path / "b", "--until", "data")
     assert rc == 0, err
-    assert _data_result(tmp_path / "a")["origin"] == "--dataset mine"
-    # the default location holds files with the real names but other bytes: verification refuses them
+    r = _data_result(tmp_path / "b")
+    assert r["verified"] is True and r["origin"] == "--dataset sign_mnist" and r["train"] == 14 * 24
+
+
+def test_default_location_is_hash_verified(csv_pair, tmp_path, capsys, monkeypatch):
     data_dir = tmp_path / "shared"
     (data_dir / "sign-language-mnist").mkdir(parents=True)
-    for f in csv_pair.iterdir():
+    for f in csv_pair.iterdir():  # the real names, other bytes
         (data_dir / "sign-language-mnist" / f.name).write_bytes(f.read_bytes())
     monkeypatch.setenv("SIGNBENCH_DATA_DIR", str(data_dir))
     rc, _, err = _run(capsys, "--out", tmp_path / "b", "--until", "data")
@@ -271,10 +296,14 @@ def test_dataset_from_cache_and_default_location(csv_pair, tmp_path, capsys, mon
     _one_line_error(err, "sign_mnist_train.csv.gz", "SHA-256", "not the published")
 
 
-def test_unknown_dataset(tmp_path, capsys):
+def test_unknown_and_unavailable_datasets(tmp_path, capsys):
     rc, _, err = _run(capsys, "--dataset", "no-such-dataset", "--out", tmp_path / "r")
     assert rc == 2
-    _one_line_error(err, "no-such-dataset")
+    _one_line_error(err, "no-such-dataset", "known:")
+    rc, _, err = _run(capsys, "--dataset", "malaria", "--out", tmp_path / "r")  # offline, not cached
+    assert rc == 2
+    _one_line_error(err, "malaria", "could not be downloaded", "--data PATH")
+    assert not (tmp_path / "r").exists()
 
 
 # -- errors: one line, exit 2, no traceback ----------------------------------------------------------
@@ -291,7 +320,7 @@ def test_bad_csv(tmp_path, capsys):
     write_csv(bad / "sign_mnist_test.csv", per_class=2, seed=1)
     rc, _, err = _run(capsys, "--data", bad, "--out", tmp_path / "r")
     assert rc == 2
-    _one_line_error(err, "sign_mnist_train.csv", "7")
+    _one_line_error(err, "sign_mnist_train.csv", "line 8", "fwefew")
     # the failed stage left nothing behind but the manifest
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["manifest.json"]
 

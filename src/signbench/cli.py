@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "course": ("signbench.course_table", "train the course's three models on the real data, write results/course_reproduction.*"),
     "reproduce": ("signbench.reproduce.cli", "run every course stage end to end into one run folder, with a report"),
     "sota": ("signbench.sota", "train cnn_plus with the beyond-the-course recipe (val split from train; test touched once)"),
+    "tune": ("signbench.distributed.tuning", "hyperparameter search: in-process, or a KerasTuner chief + N workers"),
 }
 
 

@@ -121,6 +121,20 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, see
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, with op determinism OFF for every option alike.
+
+    Keras refuses XLA while TensorFlow's op determinism is on, so the plain baseline and every
+    candidate run without it (same seeds, not bitwise-repeatable across runs).
+    """
+    import keras
+    from tensorflow.python.framework import config as tf_config
+
+    keras.utils.set_random_seed(int(seed))
+    if tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()
+
+
 def _build(name: str, num_classes: int, input_shape, lr: float, options: SpeedOptions):
     import keras
 
@@ -165,8 +179,8 @@ def fast_fit(
     Returns a dict: seconds, samples_per_s, train_accuracy (last epoch), test_accuracy (if
     ``test`` given), lr, options, and the model under ``"model"``.
     """
+
     from signbench.data.types import LabeledImages
-    from signbench.train import seed_everything
 
     if isinstance(data, LabeledImages):
         x8, y = data.images, data.labels
@@ -176,11 +190,11 @@ def fast_fit(
         num_classes = max(int(y.max()) + 1, 2)
     if x8.dtype != np.uint8:
         raise TypeError(f"fast_fit wants uint8 images, got {x8.dtype}")
-    seed_everything(seed)
+    _seed(seed)
     lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
     model = _build(name, num_classes, x8.shape[1:], lr, options)
     if options.pipeline == "uint8":
-        train_in = {"x": make_dataset(x8, y, options.batch_size, seed=seed)}
+        train_in = {"x": make_dataset(x8, y, options.batch_size, seed=seed), "shuffle": False}
     else:
         train_in = {"x": x8.astype(np.float32) / np.float32(255.0), "y": y,
                     "batch_size": options.batch_size, "shuffle": True}

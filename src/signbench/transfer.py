@@ -154,7 +154,7 @@ def load_backbone(weights: str | Path, input_shape=(28, 28, 1)):
 
 
 def compare(weights: str | Path, target_train: LabeledImages, target_val: LabeledImages, *,
-            seeds=(0, 1, 2), per_class: int = 10, epochs: int = 40) -> list[dict]:
+            seeds=(0, 1, 2), per_class: int = 10, epochs: int = 100, batch_size: int = 16) -> list[dict]:
     """For each seed: the same ``per_class`` samples per class train (a) the pretrained backbone,
     frozen, plus a fresh head and (b) the same network from random initial weights, all trainable.
     Rows: seed, model ("transfer" / "scratch"), train/val accuracy, gap."""
@@ -173,8 +173,9 @@ def compare(weights: str | Path, target_train: LabeledImages, target_val: Labele
             else:
                 model = small_classifier(few.num_classes, input_shape=few.image_shape,
                                          seed=derive(seed, "scratch_init"))
-            s = fit_and_score(model, few, target_val, epochs=epochs, seed=seed, x_val=xv)
+            s = fit_and_score(model, few, target_val, epochs=epochs, batch_size=batch_size, seed=seed, x_val=xv)
             rows.append({"seed": seed, "model": name, "per_class": per_class, "epochs": epochs,
+                         "batch_size": batch_size,
                          "train_accuracy": s.train_accuracy, "val_accuracy": s.val_accuracy, "gap": s.gap,
                          "params": int(model.count_params()), "trainable_params": _trainable(model)})
             keras.backend.clear_session(free_memory=True)

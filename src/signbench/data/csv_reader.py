@@ -200,6 +200,9 @@ def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
             if not f:
                 bad(lineno, f"pixel{j}", "empty pixel value")
                 break
+            if f[:1] == b"-" and f[1:].isdigit():
+                bad(lineno, f"pixel{j}", f"pixel value {f.decode()} outside 0-255")
+                break
             if not f.isdigit():
                 bad(lineno, f"pixel{j}", f"non-numeric pixel value {f[:20].decode('utf-8', 'replace')!r}")
                 break

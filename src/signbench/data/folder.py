@@ -86,12 +86,12 @@ def load_folder(
 
 
 def write_folder(ds: LabeledImages, root: str | Path, *, format: str = "png") -> Path:
-    """Write ``ds`` as ``root/<class>/<index>.png`` (lossless); returns ``root``."""
+    """Write ``ds`` as ``root/<class>/<index>.png`` (lossless; only classes that occur); returns ``root``."""
     from signbench.data.images import encode_image
 
     root = Path(root)
-    for name in ds.class_names:
-        (root / name).mkdir(parents=True, exist_ok=True)
     for i, (img, lab) in enumerate(zip(ds.images, ds.labels, strict=True)):
-        (root / ds.class_names[int(lab)] / f"{i:06d}.{format}").write_bytes(encode_image(img, format.upper()))
+        folder = root / ds.class_names[int(lab)]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:06d}.{format}").write_bytes(encode_image(img, format.upper()))
     return root

@@ -66,8 +66,9 @@ class SearchSpec:
     """Everything a chief or worker process needs to rebuild the same tuner (JSON-serializable).
 
     ``data`` is ``{"kind": "synthetic", "n": 64, "image_size": 8, "num_classes": 3}`` (tiny seeded
-    images, for tests and smoke runs), ``{"kind": "sign_mnist"}`` (the real training CSV, 20 %
-    held out for validation) or ``{"kind": "csv", "path": ...}``.
+    images, for tests and smoke runs), ``{"kind": "sign_mnist"}`` (the real training CSV) or
+    ``{"kind": "csv", "path": ...}``, optionally with ``"n"``: a seeded subset of that many rows.
+    ``validation_split`` of the rows is held out for validation.
     """
 
     directory: str
@@ -126,7 +127,7 @@ def _load_data(spec: SearchSpec):
         ds = load_sign_mnist("train") if kind == "sign_mnist" else load(spec.data["path"])
         x = ds.images.astype("float32") / 255.0
         y = ds.labels
-        order = rng(spec.seed, "tune/split").permutation(len(y))
+        order = rng(spec.seed, "tune/split").permutation(len(y))[: spec.data.get("n")]
         x, y = x[order], y[order]
     else:
         raise ValueError(f"unknown data kind {kind!r}")

@@ -139,15 +139,15 @@ def mobilenet_v2_small(
     return compile_for(model, num_classes, learning_rate)
 
 
-def small_backbone(input_shape=(28, 28, 1), *, seed: int = 0) -> keras.Model:
-    """The small convolutional feature extractor pretrained offline on a source task:
-    Conv2D 32 3x3 relu, MaxPool, Conv2D 64 3x3 relu, MaxPool (5x5x64 features for 28x28 input)."""
-    init = keras.initializers.GlorotUniform
+def small_backbone(input_shape=(28, 28, 1), *, filters=(32, 64, 128), seed: int = 0) -> keras.Model:
+    """The small convolutional feature extractor pretrained offline on a source task: per entry of
+    ``filters`` a Conv2D 3x3 relu then MaxPool 2x2 (28x28 input -> 1x1x128 features, 92,672 params)."""
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(seed), name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(64, 3, activation="relu", kernel_initializer=init(seed + 1), name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        init = keras.initializers.GlorotUniform(seed + i)
+        x = layers.Conv2D(f, 3, activation="relu", kernel_initializer=init, name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
     return keras.Model(inputs, x, name="small_backbone")
 
 

@@ -65,7 +65,9 @@ def build_report(ctx: StageContext) -> dict:
     ))
     verified = "SHA-256 verified against the published files" if d.get("verified") else "not hash-verified"
     blocks.append(rep.Paragraph(
-        f"Data ({d['origin']}, {d['kind']}): {d['train']} train and {d['test']} test images of shape "
+        f"Data ({d['origin']}, {d['kind']}): {d['train']} train"
+        + (f" (a stratified subsample of {d['train_full']})" if d.get("train_full", d["train"]) != d["train"] else "")
+        + f" and {d['test']} test images of shape "
         f"{tuple(d['image_shape'])}, {d['num_classes']} classes; {verified}."
     ))
     # -- results table
@@ -120,8 +122,8 @@ def build_report(ctx: StageContext) -> dict:
         c = results["clean"]
         blocks.append(rep.Heading("Cleaning"))
         blocks.append(rep.Paragraph(
-            f"Kept {c.get('rows_out')} of {c.get('rows_in')} train rows. Report: "
-            + ", ".join(f"{k} {v}" for k, v in c.items() if k not in ("rows_in", "rows_out"))
+            f"`signbench.clean` kept {c['rows_in'] and c['rows_out']} of {c['rows_in']} train rows; dropped "
+            + ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) + "."
         ))
     # -- tuning
     if "tune" in results:
@@ -183,7 +185,11 @@ def build_report(ctx: StageContext) -> dict:
 def _leak_text(leak: dict) -> str:
     if not leak:
         return "not run"
-    return ", ".join(f"{k} {v}" for k, v in leak.items() if not isinstance(v, list | dict))
+    return (
+        f"{leak['leaked_test_images']} test images ({leak['leaked_fraction']:.1%}) also appear in train, "
+        f"{leak['label_conflicts']} of them with another label; exact duplicates within train "
+        f"{leak['train_duplicates']}, within test {leak['test_duplicates']}"
+    )
 
 
 def _transfer_blocks(t: dict) -> list:

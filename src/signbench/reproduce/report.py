@@ -160,7 +160,7 @@ def results_table(models: Sequence[Mapping[str, Any]]) -> Table:
                 course.get("val"),
                 course.get("test"),
                 m.get("epochs"),
-                m.get("seconds"),
+                None if m.get("seconds") is None else f"{m['seconds']:.1f}",
             ]
         )
     return Table(RESULTS_HEADERS, rows)
@@ -235,6 +235,13 @@ def confusion_chart(
     return _save(fig, path)
 
 
+def _diverse(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``index`` reordered round-robin over the true classes, so the first few show many letters."""
+    groups = [index[classes[index] == k] for k in np.unique(classes[index])]
+    out = [g[i] for i in range(max((len(g) for g in groups), default=0)) for g in groups if i < len(g)]
+    return np.asarray(out, dtype=np.int64)
+
+
 def misclassified_grid(
     images: np.ndarray,
     y_true: np.ndarray,
@@ -248,7 +255,7 @@ def misclassified_grid(
 ) -> Path:
     """The first ``max_images`` wrong predictions, each titled "true -> predicted"."""
     plt = _plt()
-    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max_images]
+    wrong = _diverse(np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred)), np.asarray(y_true))[:max_images]
     n = max(len(wrong), 1)
     cols = min(columns, n)
     rows = math.ceil(n / cols)

@@ -8,7 +8,8 @@ without data stops the command at once with one line saying what to do.
   (with ``Train``/``Test`` subfolders used as the split, else one set), or a ``.zip`` of any of these.
   A single set gets a seeded, stratified 20% held out as its test split.
 - ``--dataset`` names an entry of :mod:`signbench.data`'s registry, fetched (hash-verified) into the
-  download cache.
+  download cache; ``sign_mnist`` names the real CSV pair (registry entries ``sign_mnist_train`` and
+  ``sign_mnist_test``).
 - By default: the real Sign Language MNIST from ``$SIGNBENCH_DATA_DIR`` (default ``../shared/data``
   seen from the repo root), else the download cache, else a verified download; with
   ``SIGNBENCH_OFFLINE=1`` or no network that last step fails with the message that says how to point
@@ -24,13 +25,19 @@ from pathlib import Path
 
 from signbench.data.locate import TEST_CSV, TRAIN_CSV, cache_dir, real_data_dir
 
-__all__ = ["DataSpec", "NoDataError", "resolve", "HOW_TO_POINT", "KNOWN_SHA256"]
+__all__ = ["DataSpec", "NoDataError", "resolve", "HOW_TO_POINT", "known_sha256"]
 
-#: SHA-256 of the UNCOMPRESSED real CSVs (DEVELOPERS.md / the data README).
-KNOWN_SHA256 = {
-    "sign_mnist_train.csv": "4c2897f19fab2b0ae2a7e4fa82e969043315d9f3a1a9cc0948b576bf1189a7e5",
-    "sign_mnist_test.csv": "0e9d67bae23e67f40728e0b63bf15ad4bd5175947b8a9fac5dd9f17ce133c47b",
-}
+#: The registry's entries for the real CSVs, and the names ``--dataset`` accepts for the pair.
+SIGN_REGISTRY_NAMES = ("sign_mnist_train", "sign_mnist_test")
+SIGN_REGISTRY_FILES = ("sign_mnist_train.csv", "sign_mnist_test.csv")
+SIGN_ALIASES = ("sign_mnist", "sign-language-mnist", "sign_language_mnist")
+
+
+def known_sha256() -> dict[str, str]:
+    """Published SHA-256 of the UNCOMPRESSED files, by file name (from :data:`signbench.data.REGISTRY`)."""
+    from signbench.data import REGISTRY
+
+    return {s.filename: s.sha256 for s in REGISTRY.values() if s.sha256}
 
 HOW_TO_POINT = (
     "pass --data FOLDER with sign_mnist_train.csv(.gz) and sign_mnist_test.csv(.gz) in it, "
@@ -96,6 +103,9 @@ def from_path(path: str | os.PathLike, *, origin: str = "--data", verify: bool =
             return DataSpec("folder-pair", str(split[0]), str(split[1]), origin, verify)
         if not any(p.iterdir()):
             raise NoDataError(f"{origin} {path}: the folder is empty")
+        csvs = [f for f in p.iterdir() if _is_csv(f)]
+        if len(csvs) == 1 and not any(f.is_dir() for f in p.iterdir()):
+            return DataSpec("single", str(csvs[0]), None, origin, verify)
         return DataSpec("single", str(p), None, origin, verify)
     if _is_csv(p):
         name = p.name
@@ -104,11 +114,21 @@ def from_path(path: str | os.PathLike, *, origin: str = "--data", verify: bool =
             if sibling.is_file():
                 return DataSpec("csv-pair", str(p), str(sibling), origin, verify)
         return DataSpec("single", str(p), None, origin, verify)
+    if p.suffix.lower() == ".zip":
+        return DataSpec("zip", str(p), None, origin, verify)
     return DataSpec("single", str(p), None, origin, verify)
 
 
 def _default_folders() -> list[Path]:
-    return [real_data_dir(), cache_dir() / "sign-language-mnist"]
+    return [real_data_dir(), cache_dir() / "sign-language-mnist", cache_dir()]
+
+
+def _pair_at(folder: Path) -> tuple[Path, Path] | None:
+    """The real CSV pair in ``folder``: the repo's ``.csv.gz`` names or the registry's ``.csv`` ones."""
+    for train, test in ((TRAIN_CSV, TEST_CSV), (SIGN_REGISTRY_FILES[0], SIGN_REGISTRY_FILES[1])):
+        if (folder / train).is_file() and (folder / test).is_file():
+            return folder / train, folder / test
+    return None
 
 
 def _offline() -> bool:
@@ -116,73 +136,49 @@ def _offline() -> bool:
 
 
 def _fetch(name: str) -> Path:
-    """Fetch a registry entry into the cache (hash-verified by the registry)."""
-    try:
-        from signbench.data import registry
-    except ImportError as exc:  # pragma: no cover - the registry is part of signbench.data
-        raise NoDataError(f"--dataset {name}: the dataset registry is not available ({exc})") from None
-    if name not in registry.names():
-        raise NoDataError(f"--dataset {name}: unknown dataset; known: {', '.join(registry.names())}")
-    if _offline():
-        raise ConnectionError(f"SIGNBENCH_OFFLINE is set, not downloading {name}")
-    return Path(registry.fetch(name, cache_dir()))
+    """A registry entry as a verified file in the cache (offline: only if it is already there)."""
+    from signbench.data import REGISTRY, fetch
+
+    if name in REGISTRY and _offline() and not (cache_dir() / REGISTRY[name].filename).is_file():
+        raise ConnectionError(f"SIGNBENCH_OFFLINE is set and {name} is not in the cache {cache_dir()}")
+    return Path(fetch(name, cache_dir()))  # unknown names and hash mismatches raise DataError
 
 
 def resolve(data: str | None, dataset: str | None) -> DataSpec:
-    """Turn the command line's data options into a :class:`DataSpec` (or raise NoDataError)."""
+    """Turn the command line's data options into a :class:`DataSpec` (or raise NoDataError/DataError)."""
     if data and dataset:
         raise NoDataError("give either --data or --dataset, not both")
     if data:
         return from_path(data)
     if dataset:
-        folder = _cached_dataset(dataset)
-        if folder is None:
-            try:
-                folder = _fetch(dataset)
-            except (ConnectionError, TimeoutError, OSError) as exc:
-                raise NoDataError(
-                    f"--dataset {dataset}: not in the cache {cache_dir()} and could not be downloaded "
-                    f"({exc}); download it elsewhere and pass --data PATH"
-                ) from None
-        return from_path(folder, origin=f"--dataset {dataset}", verify=_is_sign_mnist(dataset))
+        if dataset in SIGN_ALIASES:
+            return _sign_mnist(f"--dataset {dataset}")
+        try:
+            path = _fetch(dataset)
+        except (ConnectionError, TimeoutError) as exc:
+            raise NoDataError(
+                f"--dataset {dataset}: not in the cache {cache_dir()} and could not be downloaded ({exc}); "
+                "download it elsewhere and pass --data PATH"
+            ) from None
+        return from_path(path, origin=f"--dataset {dataset}")
+    return _sign_mnist("default")
+
+
+def _sign_mnist(origin: str) -> DataSpec:
+    """The real CSV pair: the data folder or the cache, else fetched (verified) through the registry."""
     for folder in _default_folders():
-        if (folder / TRAIN_CSV).is_file() and (folder / TEST_CSV).is_file():
-            return DataSpec("csv-pair", str(folder / TRAIN_CSV), str(folder / TEST_CSV), "default", True)
-    looked = " and ".join(str(f) for f in _default_folders())
+        pair = _pair_at(folder)
+        if pair:
+            return DataSpec("csv-pair", str(pair[0]), str(pair[1]), origin, True)
+    looked = ", ".join(str(f) for f in _default_folders())
     try:
-        folder = _fetch_sign_mnist()
-    except (ConnectionError, TimeoutError, OSError, NoDataError) as exc:
+        train, test = (_fetch(n) for n in SIGN_REGISTRY_NAMES)
+    except (ConnectionError, TimeoutError, OSError, ValueError) as exc:  # DataError is a ValueError
         raise NoDataError(
-            f"no Sign Language MNIST data (looked in {looked}; download failed: {exc}); {HOW_TO_POINT}"
+            f"no Sign Language MNIST data (looked in {looked}; download failed: {_first_line(exc)}); {HOW_TO_POINT}"
         ) from None
-    return DataSpec("csv-pair", str(folder / TRAIN_CSV), str(folder / TEST_CSV), "download", True)
+    return DataSpec("csv-pair", str(train), str(test), origin, True)
 
 
-def _is_sign_mnist(name: str) -> bool:
-    return "sign" in name.lower() and "mnist" in name.lower()
-
-
-def _cached_dataset(name: str) -> Path | None:
-    """A registry entry already in the cache: ``cache_dir()/NAME`` (file or folder)."""
-    for cand in (cache_dir() / name,):
-        if cand.exists():
-            return cand
-    if _is_sign_mnist(name):
-        for folder in _default_folders():
-            if (folder / TRAIN_CSV).is_file() and (folder / TEST_CSV).is_file():
-                return folder
-    return None
-
-
-def _fetch_sign_mnist() -> Path:
-    """Download both real CSVs (verified) into ``cache_dir()/sign-language-mnist``."""
-    if _offline():
-        raise ConnectionError("SIGNBENCH_OFFLINE is set")
-    try:
-        from signbench.data import registry
-    except ImportError as exc:
-        raise NoDataError(f"the dataset registry is not available ({exc})") from None
-    fetched = registry.fetch_sign_mnist(cache_dir()) if hasattr(registry, "fetch_sign_mnist") else None
-    if fetched is None:
-        raise NoDataError("the registry cannot download the Sign Language MNIST CSVs")
-    return Path(fetched)
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -10,8 +10,6 @@ settings, so a resumed run never mixes sizes.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,14 +37,14 @@ def profile(*, quick: bool, full_tune: bool) -> dict[str, Any]:
     p: dict[str, Any] = {
         "epochs": 2 if quick else 20,
         "batch_size": 128,
-        "train_limit": 3000 if quick else None,  # stratified subsample of the clean train set
+        "train_limit": 3000 if quick else None,  # stratified subsample of the train set, at load
         "val_fraction": 0.2,  # of the official test set, the course's protocol
         "tune_max_epochs": 10 if full_tune else (2 if quick else 3),
         "tune_limit": None if full_tune and not quick else (1500 if quick else 6000),
         "tune_retrain_epochs": 2 if quick else 20,
         "transfer_pretrain_epochs": 2 if quick else 10,
         "transfer_shots": 10 if quick else 20,  # target-task training images per class
-        "transfer_epochs": 5 if quick else 30,
+        "transfer_epochs": 4 if quick else 30,
         "transfer_pretrain_limit": 3000 if quick else None,
         "latency_runs": 50 if quick else 500,
         "calibration_size": 64 if quick else 256,
@@ -71,14 +69,14 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def _stratified_subset(labels: np.ndarray, n: int | None, seed: int, name: str) -> np.ndarray:
-    """Indices of a seeded subset of size ``n`` keeping class proportions (all indices if n is None)."""
-    idx = np.arange(len(labels))
-    if n is None or n >= len(labels):
-        return idx
-    from sklearn.model_selection import train_test_split
+    """Sorted indices of a seeded subset of about ``n`` rows keeping class proportions (signbench.split);
+    all indices if ``n`` is None or not smaller than the data."""
+    from signbench.split import split_indices
 
-    keep, _ = train_test_split(idx, train_size=n, stratify=labels, random_state=seeds.derive(seed, name))
-    return np.sort(keep)
+    if n is None or n >= len(labels):
+        return np.arange(len(labels))
+    frac = n / len(labels)
+    return split_indices(labels, (frac, 1.0 - frac, 0.0), stratify=True, seed=seeds.derive(seed, name)).train
 
 
 def _images(ctx: StageContext) -> dict[str, np.ndarray]:
@@ -131,29 +129,61 @@ def _load_one(path: str):
         raise DataError(str(exc), path=path) from None
 
 
-def stage_data(ctx: StageContext) -> dict:
-    """Load the train and test sets and verify them (published SHA-256 for the real CSVs)."""
-    from signbench.data import DataError
-    from signbench.reproduce.source import KNOWN_SHA256
+def _unzip(spec: dict, out: Path) -> dict:
+    """Extract a ``--data`` zip (safely) into the stage folder and resolve what it holds."""
+    from signbench.data.archive import extract_zip
+    from signbench.reproduce.source import NoDataError, from_path
 
-    spec = ctx.config["data"]
+    root = extract_zip(spec["train"], out / "extracted")
+    entries = [p for p in root.iterdir() if p.name != "__MACOSX"]
+    if len(entries) == 1 and entries[0].is_dir():
+        root = entries[0]
+    try:
+        inner = from_path(root, origin=spec["origin"], verify=spec.get("verify", False)).to_dict()
+    except NoDataError as exc:
+        raise _user_error(f"{spec['train']}: {exc}") from None
+    return inner
+
+
+def stage_data(ctx: StageContext) -> dict:
+    """Load the train and test sets and verify them (published SHA-256 for the real CSVs).
+    ``--quick`` keeps a seeded, stratified subsample of the train set from here on."""
+    from signbench.data import DataError
+    from signbench.reproduce.source import known_sha256
+
+    spec = dict(ctx.config["data"])
+    if spec["kind"] == "zip":
+        archive = spec["train"]
+        spec = _unzip(spec, ctx.out)
+        ctx.log(f"extracted {archive}: {spec['kind']} {Path(spec['train']).name}")
+        try:
+            return _stage_data(ctx, spec)
+        except DataError as exc:  # name the archive, not the stage's temporary folder
+            inside = str(ctx.out / "extracted")
+            raise DataError(str(exc).replace(inside, archive + "!")) from None
+    return _stage_data(ctx, spec)
+
+
+def _stage_data(ctx: StageContext, spec: dict) -> dict:
+    from signbench.data import DataError
+    from signbench.reproduce.source import known_sha256
+
     result: dict[str, Any] = {"kind": spec["kind"], "origin": spec["origin"], "sha256": {}}
     files = [spec["train"]] + ([spec["test"]] if spec.get("test") else [])
     if spec["kind"] == "csv-pair":
+        published = known_sha256()
         for f in files:
             digest = _sha256_uncompressed(f)
             name = Path(f).name.removesuffix(".gz")
             result["sha256"][name] = digest
             if spec.get("verify"):
-                want = KNOWN_SHA256.get(name)
+                want = published.get(name)
                 if want is None or digest != want:
                     raise DataError(
                         f"SHA-256 of the uncompressed CSV is {digest}, not the published "
                         f"{want or '(no published hash for this name)'}", path=f,
                     )
-        result["verified"] = bool(spec.get("verify"))
-    else:
-        result["verified"] = False
+    result["verified"] = bool(spec.get("verify")) and spec["kind"] == "csv-pair"
     train = _load_one(spec["train"])
     ctx.log(f"loaded {len(train)} images from {spec['train']}")
     if spec.get("test"):
@@ -169,13 +199,18 @@ def stage_data(ctx: StageContext) -> dict:
                 f"test images are {test.image_shape}, train images {train.image_shape}", path=spec["test"]
             )
     else:  # one set: hold out a seeded, stratified 20% as the test split
-        hold = _stratified_subset(train.labels, int(round(0.8 * len(train))), ctx.config["seed"], "holdout")
+        keep = _stratified_subset(train.labels, int(round(0.8 * len(train))), ctx.config["seed"], "holdout")
         mask = np.zeros(len(train), bool)
-        mask[hold] = True
+        mask[keep] = True
         train, test = train.subset(mask), train.subset(~mask)
         ctx.log(f"no separate test set: held out {len(test)} images (seeded, stratified 20%)")
     if len(train) == 0 or len(test) == 0:
         raise DataError("no images to train or test on", path=spec["train"])
+    result["train_full"] = len(train)
+    limit = ctx.config["profile"]["train_limit"]
+    if limit is not None and len(train) > limit:
+        train = train.subset(_stratified_subset(train.labels, limit, ctx.config["seed"], "quick-subset"))
+        ctx.log(f"quick: kept a stratified {len(train)} of {result['train_full']} train images")
     _save_arrays(
         ctx.out / "data.npz",
         train_images=train.images, train_labels=train.labels,
@@ -190,77 +225,57 @@ def stage_data(ctx: StageContext) -> dict:
 
 # -- 2. clean ------------------------------------------------------------------------------------
 def stage_clean(ctx: StageContext) -> dict:
-    """The course's cleaning lesson on the train set: duplicates, bad values, dtypes, scaling."""
-    from signbench.clean import clean
-
-    arrays = _load_arrays(ctx.path("data") / "data.npz")
-    names = _class_names(ctx)
-    report, images, labels = _run_clean(clean, arrays["train_images"], arrays["train_labels"], names)
-    _save_arrays(
-        ctx.out / "clean.npz",
-        train_images=images, train_labels=labels,
-        test_images=arrays["test_images"], test_labels=arrays["test_labels"],
-    )
-    report = dict(report)
-    report.update(rows_in=int(len(arrays["train_labels"])), rows_out=int(len(labels)))
-    ctx.log(f"kept {len(labels)} of {len(arrays['train_labels'])} train rows")
-    return report
-
-
-def _run_clean(clean, images: np.ndarray, labels: np.ndarray, names):  # adapted to signbench.clean
+    """The course's cleaning lesson (signbench.clean) on the train set as a label,pixel... table:
+    nulls, non-numeric and out-of-range values, bad labels and exact duplicate rows are dropped."""
     import pandas as pd
 
-    n, h, w, c = images.shape
-    frame = pd.DataFrame(images.reshape(n, -1), columns=[f"pixel{i + 1}" for i in range(h * w * c)])
+    from signbench.clean import clean_frame
+
+    arrays = _load_arrays(ctx.path("data") / "data.npz")
+    images, labels = arrays["train_images"], arrays["train_labels"]
+    n = len(labels)
+    frame = pd.DataFrame(images.reshape(n, -1), columns=[f"pixel{i + 1}" for i in range(images[0].size)])
     frame.insert(0, "label", labels)
-    out = clean(frame)
-    cleaned, report = (out if isinstance(out, tuple) else (out.data, out.report))
-    if hasattr(report, "to_dict"):
-        report = report.to_dict()
-    elif not isinstance(report, Mapping):
-        report = dict(vars(report))
-    y = np.asarray(cleaned["label"] if "label" in cleaned else cleaned.iloc[:, 0]).astype(np.int64)
-    px = np.asarray(cleaned.drop(columns=["label"]) if "label" in cleaned else cleaned.iloc[:, 1:])
-    px = np.asarray(px, dtype=np.float64)
-    if px.size and px.max() <= 1.0:  # normalized to [0, 1]: back to exact uint8 for storage
-        px = px * 255.0
-    return report, np.rint(px).astype(np.uint8).reshape(-1, h, w, c), y
+    kept, report = clean_frame(frame)
+    keep = kept.index.to_numpy()
+    _save_arrays(
+        ctx.out / "clean.npz",
+        train_images=images[keep], train_labels=labels[keep],
+        test_images=arrays["test_images"], test_labels=arrays["test_labels"],
+    )
+    ctx.log(f"kept {report.rows_out} of {report.rows_in} train rows; dropped {report.counts}")
+    return {"rows_in": report.rows_in, "rows_out": report.rows_out, "dropped": dict(report.counts)}
 
 
 # -- 3. explore ----------------------------------------------------------------------------------
 def stage_explore(ctx: StageContext) -> dict:
-    """Class balance of both splits and the exact-image leakage check between them."""
+    """Class balance of both splits and the exact-image leakage check between them (signbench.explore)."""
     from signbench import explore
+    from signbench.data.types import LabeledImages
     from signbench.reproduce import report as rep
 
     arrays = _load_arrays(ctx.path("clean") / "clean.npz")
     names = _class_names(ctx)
-    balance = {}
-    for split in ("train", "test"):
-        counts = np.bincount(arrays[f"{split}_labels"], minlength=len(names))
-        balance[split] = {n: int(c) for n, c in zip(names, counts, strict=True)}
-    leak = explore.leakage(arrays["train_images"], arrays["test_images"])
-    leak = leak.to_dict() if hasattr(leak, "to_dict") else dict(leak)
-    rep.class_balance_chart(balance["train"], ctx.out / "class_balance.png", title="Train class balance")
-    train_counts = list(balance["train"].values())
-    nonzero = [c for c in train_counts if c]
-    result = {
-        "balance": balance,
-        "imbalance_ratio": max(nonzero) / min(nonzero) if nonzero else None,
-        "leakage": leak,
-    }
-    ctx.log(f"imbalance ratio {result['imbalance_ratio']:.2f}; leakage: {leak}")
-    return result
+    train = LabeledImages(arrays["train_images"], arrays["train_labels"], names)
+    test = LabeledImages(arrays["test_images"], arrays["test_labels"], names)
+    balance = {"train": explore.class_balance(train), "test": explore.class_balance(test)}
+    leak = explore.leakage(train, test)
+    leak.pop("pairs", None)  # every (test, train) index pair: too long for the result; counts stay
+    rep.class_balance_chart(balance["train"]["counts"], ctx.out / "class_balance.png", title="Train class balance")
+    ctx.log(
+        f"train imbalance ratio {balance['train']['imbalance_ratio']:.2f}; {leak['leaked_test_images']} test "
+        f"images also in train, {leak['train_duplicates']} duplicates within train"
+    )
+    return {"balance": balance, "imbalance_ratio": balance["train"]["imbalance_ratio"], "leakage": leak}
 
 
 # -- 4. split ------------------------------------------------------------------------------------
 def stage_split(ctx: StageContext) -> dict:
-    """The course's protocol: validation = a seeded, stratified 20% of the test set; test = all of it.
-    ``--quick`` trains on a stratified subsample of the train set."""
+    """The course's protocol: validation = a seeded, stratified 20% of the test set; test = all of it."""
     arrays = _load_arrays(ctx.path("clean") / "clean.npz")
     p = ctx.config["profile"]
     seed = ctx.config["seed"]
-    train_index = _stratified_subset(arrays["train_labels"], p["train_limit"], seed, "train-subset")
+    train_index = np.arange(len(arrays["train_labels"]))
     n_test = len(arrays["test_labels"])
     n_val = max(int(round(p["val_fraction"] * n_test)), 1)
     val_index = _stratified_subset(arrays["test_labels"], n_val, seed, "validation")
@@ -502,6 +517,7 @@ def stage_deploy(ctx: StageContext) -> dict:
         arrays["train_images"][arrays["train_index"]], p["calibration_size"],
         seed=seeds.derive(ctx.config["seed"], "calibration"),
     )
+    quick = bool(ctx.config.get("quick"))
     trained = _trained(ctx)
     best = max(trained, key=lambda r: r["test_accuracy"] or 0)["name"]
     one = x_test[:1]
@@ -515,7 +531,10 @@ def stage_deploy(ctx: StageContext) -> dict:
             "latency_ms": _p50_ms(lambda m=model, c=call: m(c, training=False), p["latency_runs"]),
             "bytes": _model_path(ctx, name).stat().st_size,
         })
-        modes = ("float32", "float16", "dynamic", "int8") if name == best else ("float32", "int8")
+        if name == best:  # every conversion for the best model; quick mode skips float16
+            modes = ("float32", "dynamic", "int8") if quick else ("float32", "float16", "dynamic", "int8")
+        else:
+            modes = ("float32",) if quick else ("float32", "int8")
         for mode in modes:
             flat = deploy.convert(model, mode, representative=calib if mode == "int8" else None)
             path = deploy.save(flat, ctx.out / f"{name}-{mode}.tflite")
@@ -593,11 +612,3 @@ def _dispatch(name: str):
         return _FUNCS[name](ctx)
 
     return call
-
-
-def _dump(obj) -> str:  # pragma: no cover - debugging aid
-    return json.dumps(obj, indent=2, default=str)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print("\n".join(STAGE_NAMES), file=sys.stdout)

@@ -1,0 +1,115 @@
+"""Scaling out on this machine: 1 vs 2 workers, for distributed tuning and multi-worker training.
+
+Both benchmarks measure the 1-worker run first (untimed by pytest-benchmark, timed by the clock)
+and then time the 2-worker run, in the same session, so the speedup is a ratio of two numbers taken
+under the same load. Each worker process gets ``cores // workers`` TF threads, so both runs use
+the whole machine: on 2 cores expect little or no speedup (two processes share the cores one
+process already used, and each starts its own TensorFlow); the point is that it works and the
+numbers are honest. On a multi-host or multi-GPU run the same code is what scales.
+
+- ``bench_distributed_tuning``: one round is a whole KerasTuner search (chief + workers started,
+  RandomSearch over the course hypermodel, every trial COMPLETED - checked after timing). Metrics:
+  wall time of each search (process start-up included) and the span from the first trial's start
+  to the last trial's end (start-up excluded), with the speedups of both.
+- ``bench_multiworker_training``: one round is a MultiWorkerMirroredStrategy training run with
+  the same global batch on 1 and on 2 worker processes on 127.0.0.1. Metrics: training samples/s
+  of each (process start-up excluded) and the speedup; checked after timing: the 2-worker run
+  trained like the 1-worker run (smoke: weights within tests/test_data_parallel.py's tolerance;
+  real runs, hundreds of steps: per-epoch losses within 1 %).
+
+Smoke mode (CI): tiny synthetic data. Real runs (``--benchmark-enable``) use the real training CSV.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from signbench.distributed.data_parallel import launch_multiworker, load_result
+from signbench.distributed.tuning import LocalSearch, SearchSpec, read_events
+
+TIMEOUT_S = 3600
+
+
+def _threads(workers: int) -> int:
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
+def _search(spec: SearchSpec, workers: int, project: str) -> dict:
+    spec.project_name = project
+    t0 = time.perf_counter()
+    with LocalSearch(spec, workers, threads=_threads(workers)) as search:
+        summary = search.run(timeout_s=TIMEOUT_S)
+    wall = time.perf_counter() - t0
+    events = read_events(spec.project_dir)
+    begins = [e["time"] for e in events if e["event"] == "begin"]
+    ends = [e["time"] for e in events if e["event"] == "end"]
+    return {"summary": summary, "wall": wall, "span": max(ends) - min(begins)}
+
+
+def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
+    if bench_cfg.smoke:
+        data, trials, epochs = {"kind": "synthetic", "n": 48, "image_size": 8, "num_classes": 3}, 2, 1
+    else:
+        request.getfixturevalue("realdata")  # skips with the reason when the CSVs are absent
+        data, trials, epochs = {"kind": "sign_mnist", "n": 4096}, 6, 2
+    spec = SearchSpec(directory=str(tmp_path), tuner="random", max_trials=trials, epochs=epochs,
+                      batch_size=128, seed=bench_cfg.seed, data=data)
+    one = _search(spec, 1, "one_worker")
+    benchmark.extra_info.update(
+        model="hypermodel", runtime="keras-tuner chief+2 workers", batch_size=spec.batch_size,
+        metric="search wall time", unit="s", items_per_round=trials, items="trials", threads=_threads(2),
+        seed=bench_cfg.seed,
+    )
+    two = benchmark.pedantic(_search, args=(spec, 2, "two_workers"), rounds=1, iterations=1)
+    for run in (one, two):
+        trials_seen = run["summary"]["trials"]
+        assert len(trials_seen) == trials
+        assert {t["status"] for t in trials_seen.values()} == {"COMPLETED"}
+    assert {w for ws in two["summary"]["completed_by"].values() for w in ws} <= {"worker0", "worker1"}
+    benchmark.extra_info["metrics"] = {
+        "1 worker wall": [one["wall"], "s"],
+        "2 workers wall": [two["wall"], "s"],
+        "speedup wall (1/2)": [one["wall"] / two["wall"], "x"],
+        "1 worker trial span": [one["span"], "s"],
+        "2 workers trial span": [two["span"], "s"],
+        "speedup trial span (1/2)": [one["span"] / two["span"], "x"],
+    }
+
+
+def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
+    if bench_cfg.smoke:
+        args = ["--n", "64", "--image-size", "8", "--num-classes", "3", "--global-batch", "16", "--epochs", "1"]
+        model, batch = "baseline", 16
+    else:
+        request.getfixturevalue("realdata")
+        args = ["--data", "sign_mnist", "--n", "8192", "--model", "cnn", "--global-batch", "128", "--epochs", "2"]
+        model, batch = "cnn", 128
+    args += ["--seed", str(bench_cfg.seed)]
+
+    def train(workers):
+        outs = launch_multiworker(workers, tmp_path / f"w{workers}", extra_args=args, timeout_s=TIMEOUT_S,
+                                  threads=_threads(workers))
+        return load_result(outs[0])["multiworker"]
+
+    one = train(1)
+    benchmark.extra_info.update(
+        model=model, runtime="MultiWorkerMirroredStrategy x2 (loopback)", batch_size=batch,
+        metric="training run incl. start-up", unit="s", threads=_threads(2), seed=bench_cfg.seed,
+    )
+    two = benchmark.pedantic(train, args=(2,), rounds=1, iterations=1)
+    assert one["replicas"] == 1 and two["replicas"] == 2
+    if bench_cfg.smoke:  # a few steps: the tests' tolerance holds
+        for a, b in zip(one["weights"], two["weights"], strict=True):
+            np.testing.assert_allclose(b, a, atol=1e-5, rtol=1e-4)
+    else:  # hundreds of Adam steps amplify float32 order differences: compare the epoch losses
+        np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-2)
+    sps1, sps2 = one["samples"] / one["seconds"], two["samples"] / two["seconds"]
+    benchmark.extra_info["metrics"] = {
+        "1 worker samples/s": [sps1, "samples/s"],
+        "2 workers samples/s": [sps2, "samples/s"],
+        "speedup (2/1 samples/s)": [sps2 / sps1, "x"],
+    }
+

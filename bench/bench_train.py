@@ -1,0 +1,90 @@
+"""Training throughput per model (baseline, regularized, CNN, transfer head) on this device.
+
+One round is one epoch of ``fit`` on float arrays of real training images (8,192 images, batch 128;
+the transfer head, InceptionV3 to mixed7 at 150x150 with the backbone frozen: 256 images, batch 32),
+after one untimed batch that traces the train step. Steady-state samples/s come from per-batch
+timestamps (a callback), excluding each epoch's first batch; model FLOPs utilization (MFU) is
+training FLOPs per sample (``signbench.flops``) x samples/s over the float32 matmul peak measured
+right before, in the same run. Checked after timing: the training loss went down (the mean
+loss of the last timed epoch is below the loss of the untimed first batch).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+MODELS = ["baseline", "regularized", "cnn", "transfer"]
+
+
+class BatchClock:
+    """Keras callback: perf_counter timestamps at each batch end, per epoch."""
+
+    def __new__(cls):
+        import keras
+
+        class _Clock(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epochs: list[list[float]] = []
+
+                self.losses: list[float] = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epochs.append([])
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.epochs[-1].append(time.perf_counter())
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.losses.append(float(logs["loss"]))
+
+        return _Clock()
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def bench_train(benchmark, bench_cfg, sign_data, bench_models, model_name):
+    from signbench.flops import matmul_peak, train_flops_per_sample
+    from signbench.seeds import derive
+
+    if model_name == "transfer" and (why := bench_models.transfer_available()):
+        pytest.skip(why)
+    train, _ = sign_data
+    smoke = bench_cfg.smoke
+    transfer = model_name == "transfer"
+    if smoke:  # a few small steps: enough to see the loss fall, cheap enough for CI
+        batch, n = (8, 32) if transfer else (32, 256)
+    else:
+        batch, n = (32, 256) if transfer else (128, 8192)
+    idx = np.sort(np.random.default_rng(derive(bench_cfg.seed, f"train/{model_name}")).choice(
+        len(train), size=min(n, len(train)), replace=False))
+    x = bench_models.model_inputs(model_name, train.images[idx], smoke=smoke)
+    y = train.labels[idx]
+    model = bench_models.build_model(model_name, train.num_classes, seed=bench_cfg.seed, smoke=smoke)
+    # Trace the train step on one batch (untimed); its loss is the "before" of the check.
+    loss_before = model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0).history["loss"][0]
+    clock = BatchClock()
+
+    def epoch():
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+
+    peak = matmul_peak(256 if smoke else 1024, repeats=3 if smoke else 10)
+    benchmark.extra_info.update(
+        model=model_name, runtime="keras-fit", batch_size=batch, metric="epoch time", unit="s",
+        items_per_round=len(x), items="samples", seed=bench_cfg.seed,
+    )
+    benchmark.pedantic(epoch, rounds=1 if smoke else 3, iterations=1)
+    steady = [(len(t) - 1) * batch / (t[-1] - t[0]) for t in clock.epochs if len(t) > 1]
+    rate = float(np.median(steady)) if steady else float("nan")
+    flops = train_flops_per_sample(model)
+    benchmark.extra_info["metrics"] = {
+        "steady-state throughput": [rate, "samples/s"],
+        "train FLOPs per sample": [flops, "FLOP"],
+        "matmul peak float32": [peak / 1e9, "GFLOP/s"],
+        "MFU": [flops * rate / peak, "fraction"],
+    }
+    # Training still works: the last timed epoch's mean loss is below the first batch's.
+    loss_after = clock.losses[-1]
+    assert np.isfinite(loss_after) and loss_after < loss_before, (loss_before, loss_after)
