@@ -14,10 +14,13 @@ numbers are honest. On a multi-host or multi-GPU run the same code is what scale
 - ``bench_multiworker_training``: one round is a MultiWorkerMirroredStrategy training run with
   the same global batch on 1 and on 2 worker processes on 127.0.0.1. Metrics: training samples/s
   of each (process start-up excluded) and the speedup; checked after timing: the 2-worker run
-  trained like the 1-worker run (smoke: weights within tests/test_data_parallel.py's tolerance;
-  real runs, hundreds of steps: per-epoch losses within 1 %).
+  trained like the 1-worker run (hundreds of steps: per-epoch losses within 1 %; the tests check
+  the weights themselves on a short run).
 
-Smoke mode (CI): tiny synthetic data. Real runs (``--benchmark-enable``) use the real training CSV.
+Smoke mode (CI): tiny synthetic data, and only the 2-worker run (the tests cover correctness; the
+1-worker baseline and the speedups are measured by real runs only, to keep CI short). Real runs
+(``--benchmark-enable``) use the real training CSV:
+``python3 -m pytest bench/bench_distributed.py --benchmark-enable -p no:randomly``.
 """
 
 from __future__ import annotations
@@ -54,38 +57,39 @@ def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
         data, trials, epochs = {"kind": "synthetic", "n": 48, "image_size": 8, "num_classes": 3}, 2, 1
     else:
         request.getfixturevalue("realdata")  # skips with the reason when the CSVs are absent
-        data, trials, epochs = {"kind": "sign_mnist", "n": 4096}, 6, 2
+        data, trials, epochs = {"kind": "sign_mnist", "n": 4096}, 4, 2
     spec = SearchSpec(directory=str(tmp_path), tuner="random", max_trials=trials, epochs=epochs,
                       batch_size=128, seed=bench_cfg.seed, data=data)
-    one = _search(spec, 1, "one_worker")
+    one = None if bench_cfg.smoke else _search(spec, 1, "one_worker")
     benchmark.extra_info.update(
         model="hypermodel", runtime="keras-tuner chief+2 workers", batch_size=spec.batch_size,
         metric="search wall time", unit="s", items_per_round=trials, items="trials", threads=_threads(2),
         seed=bench_cfg.seed,
     )
     two = benchmark.pedantic(_search, args=(spec, 2, "two_workers"), rounds=1, iterations=1)
-    for run in (one, two):
+    for run in (one, two) if one else (two,):
         trials_seen = run["summary"]["trials"]
         assert len(trials_seen) == trials
         assert {t["status"] for t in trials_seen.values()} == {"COMPLETED"}
     assert {w for ws in two["summary"]["completed_by"].values() for w in ws} <= {"worker0", "worker1"}
-    benchmark.extra_info["metrics"] = {
-        "1 worker wall": [one["wall"], "s"],
-        "2 workers wall": [two["wall"], "s"],
-        "speedup wall (1/2)": [one["wall"] / two["wall"], "x"],
-        "1 worker trial span": [one["span"], "s"],
-        "2 workers trial span": [two["span"], "s"],
-        "speedup trial span (1/2)": [one["span"] / two["span"], "x"],
-    }
+    metrics = {"2 workers wall": [two["wall"], "s"], "2 workers trial span": [two["span"], "s"]}
+    if one:
+        metrics.update({
+            "1 worker wall": [one["wall"], "s"],
+            "speedup wall (1/2)": [one["wall"] / two["wall"], "x"],
+            "1 worker trial span": [one["span"], "s"],
+            "speedup trial span (1/2)": [one["span"] / two["span"], "x"],
+        })
+    benchmark.extra_info["metrics"] = metrics
 
 
 def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
     if bench_cfg.smoke:
-        args = ["--n", "64", "--image-size", "8", "--num-classes", "3", "--global-batch", "16", "--epochs", "1"]
+        args = ["--n", "64", "--image-size", "8", "--num-classes", "3", "--global-batch", "16", "--epochs", "2"]
         model, batch = "baseline", 16
     else:
         request.getfixturevalue("realdata")
-        args = ["--data", "sign_mnist", "--n", "8192", "--model", "cnn", "--global-batch", "128", "--epochs", "2"]
+        args = ["--data", "sign_mnist", "--n", "4096", "--model", "cnn", "--global-batch", "128", "--epochs", "2"]
         model, batch = "cnn", 128
     args += ["--seed", str(bench_cfg.seed)]
 
@@ -94,22 +98,21 @@ def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
                                   threads=_threads(workers))
         return load_result(outs[0])["multiworker"]
 
-    one = train(1)
+    one = None if bench_cfg.smoke else train(1)
     benchmark.extra_info.update(
         model=model, runtime="MultiWorkerMirroredStrategy x2 (loopback)", batch_size=batch,
         metric="training run incl. start-up", unit="s", threads=_threads(2), seed=bench_cfg.seed,
     )
     two = benchmark.pedantic(train, args=(2,), rounds=1, iterations=1)
-    assert one["replicas"] == 1 and two["replicas"] == 2
-    if bench_cfg.smoke:  # a few steps: the tests' tolerance holds
-        for a, b in zip(one["weights"], two["weights"], strict=True):
-            np.testing.assert_allclose(b, a, atol=1e-5, rtol=1e-4)
-    else:  # hundreds of Adam steps amplify float32 order differences: compare the epoch losses
+    assert two["replicas"] == 2
+    assert two["loss"][-1] < two["loss"][0] or len(two["loss"]) == 1
+    sps2 = two["samples"] / two["seconds"]
+    metrics = {"2 workers samples/s": [sps2, "samples/s"]}
+    if one:
+        assert one["replicas"] == 1
+        # Hundreds of Adam steps amplify float32 order differences: compare the epoch losses.
         np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-2)
-    sps1, sps2 = one["samples"] / one["seconds"], two["samples"] / two["seconds"]
-    benchmark.extra_info["metrics"] = {
-        "1 worker samples/s": [sps1, "samples/s"],
-        "2 workers samples/s": [sps2, "samples/s"],
-        "speedup (2/1 samples/s)": [sps2 / sps1, "x"],
-    }
+        sps1 = one["samples"] / one["seconds"]
+        metrics.update({"1 worker samples/s": [sps1, "samples/s"], "speedup (2/1 samples/s)": [sps2 / sps1, "x"]})
+    benchmark.extra_info["metrics"] = metrics
 

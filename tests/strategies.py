@@ -52,7 +52,7 @@ def dirty_frames(draw, *, side: int = 3):
     n = draw(st.integers(1, 12))
     rows = draw(
         st.lists(st.tuples(st.sampled_from(SIGN_RAW), st.lists(st.integers(0, 255), min_size=npix, max_size=npix)),
-                 min_size=n, max_size=n, unique=True)
+                 min_size=n, max_size=n, unique_by=lambda r: (r[0], tuple(r[1])))
     )
     clean = [[str(lab)] + [str(v) for v in pix] for lab, pix in rows]
     dirty = [list(r) for r in clean]

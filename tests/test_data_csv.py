@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from strategies import image_batches, sign_raw
 
 from signbench.data import SIGN_LETTERS, DataError, load
 from signbench.data.csv_reader import _fast_parse, _header, _slow_parse, parse_csv_bytes, to_csv_bytes
-from strategies import image_batches, sign_raw
 
 HEADER4 = b"label,pixel1,pixel2,pixel3,pixel4\n"
 

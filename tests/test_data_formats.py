@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from PIL import Image
+from strategies import image_batches
 
 from signbench.data import DataError, detect_format, load
 from signbench.data.archive import extract_zip
@@ -18,7 +19,6 @@ from signbench.data.folder import write_folder
 from signbench.data.images import decode_image, encode_image
 from signbench.data.jsonfmt import image_to_data_uri
 from signbench.data.types import LabeledImages
-from strategies import image_batches
 
 NAMES = [f"c{i:02d}" for i in range(24)]
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from signbench.cli import main
-from signbench.distributed.tuning import LocalSearch, SearchSpec, read_events
+from signbench.distributed.tuning import LocalSearch, SearchSpec, TuningError, read_events
 
 TIMEOUT_S = 900  # generous: the machine is shared; no test asserts a duration
 DATA = {"kind": "synthetic", "n": 48, "image_size": 8, "num_classes": 3}
@@ -94,6 +94,7 @@ def test_killing_a_worker_mid_trial_does_not_lose_the_search(tmp_path):
                     victim.signal(signal.SIGCONT)
             time.sleep(0.1)
         summary = search.wait(timeout_s=TIMEOUT_S)
+    assert all(c.poll() is not None for c in [search.chief, *search.workers.values()])  # all reaped
     assert search.exit_codes["worker1"] == -signal.SIGKILL
     assert search.exit_codes["chief"] == 0 and search.exit_codes["worker0"] == 0
     assert summary["lost_workers"] == ["worker1"]
@@ -106,6 +107,18 @@ def test_killing_a_worker_mid_trial_does_not_lose_the_search(tmp_path):
     assert sorted(e["trial_id"] for e in done) == sorted(trials)
     assert summary["completed_by"][killed_trial] == ["worker0"]
     assert max(e["score"] for e in done) == pytest.approx(summary["best"]["score"], rel=1e-6)
+
+
+def test_a_search_whose_workers_all_die_fails_loudly_and_leaves_no_process(tmp_path):
+    spec = SearchSpec(directory=str(tmp_path), project_name="doomed", tuner="random", max_trials=2, epochs=1,
+                      data={"kind": "no-such-data"})
+    search = LocalSearch(spec, workers=1, threads=1)
+    with pytest.raises(TuningError, match="every worker exited") as err, search:
+        search.start()
+        search.wait(timeout_s=TIMEOUT_S)
+    assert "unknown data kind 'no-such-data'" in str(err.value)
+    assert all(c.poll() is not None for c in [search.chief, *search.workers.values()])
+    assert search.lost == ["worker0"]
 
 
 def test_print_env_gives_every_process_its_kerastuner_environment(tmp_path, capsys):

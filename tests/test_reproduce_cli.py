@@ -145,21 +145,44 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
 
 
 # -- flags, cheaply: --until stops after a stage ---------------------------------------------------
+@pytest.fixture(scope="module")
+def split_run(csv_pair, tmp_path_factory) -> Path:
+    """One run stopped after the split stage, with --seed 1 (shared by the flag tests below)."""
+    run = tmp_path_factory.mktemp("split") / "run"
+    env = {"SIGNBENCH_OFFLINE": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        rc = main(["reproduce", "--data", str(csv_pair), "--out", str(run), "--until", "split", "--seed", "1",
+                   "--quick", "--quiet"])
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    assert rc == 0
+    return run
+
+
 def _split(run: Path) -> dict:
     with np.load(run / "split" / "split.npz") as z:
         return {k: z[k] for k in z.files}
 
 
-def test_until_and_seed(csv_pair, tmp_path, capsys):
-    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        rc, out, err = _run(capsys, "--data", csv_pair, "--out", tmp_path / name, "--until", "split",
-                            "--seed", seed, "--quick")
-        assert rc == 0, err
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+def test_until_stops_after_the_stage(split_run):
+    assert sorted(p.name for p in split_run.iterdir()) == sorted(
         ["manifest.json", "data", "clean", "explore", "split"])
-    a, b, c = (_split(tmp_path / n) for n in "abc")
-    assert np.array_equal(a["val_index"], b["val_index"])  # same seed, same split
-    assert not np.array_equal(a["val_index"], c["val_index"])  # another seed, another split
+    manifest = json.loads((split_run / "manifest.json").read_text())
+    assert list(manifest["stages"]) == ["data", "clean", "explore", "split"]
+    assert not (split_run / "report.md").exists()
+
+
+def test_seed_reaches_the_split(split_run):
+    with np.load(split_run / "clean" / "clean.npz") as z:
+        test_labels = z["test_labels"]
+    n_val = len(_split(split_run)["val_index"])
+    got = _split(split_run)["val_index"]
+    assert np.array_equal(got, stages._stratified_subset(test_labels, n_val, 1, "validation"))
+    assert not np.array_equal(got, stages._stratified_subset(test_labels, n_val, 0, "validation"))
+    assert json.loads((split_run / "manifest.json").read_text())["config"]["seed"] == 1
 
 
 def test_default_out_folder(csv_pair, tmp_path, capsys, monkeypatch):
@@ -173,15 +196,25 @@ def test_default_out_folder(csv_pair, tmp_path, capsys, monkeypatch):
     _one_line_error(err, "already holds a run", "--resume")
 
 
-def test_quick_and_full_tune_profiles(csv_pair, tmp_path, capsys, monkeypatch):
-    assert stages.profile(quick=True, full_tune=False)["epochs"] < stages.profile(quick=False, full_tune=False)["epochs"] == 20
-    assert stages.profile(quick=False, full_tune=True)["tune_max_epochs"] == 10
-    assert stages.profile(quick=False, full_tune=False)["tune_max_epochs"] < 10
-    # the flag reaches signbench.tune: train stages replaced by no-ops, tune's call captured
-    seen = {}
+def test_quick_and_full_tune(split_run, tmp_path, capsys, monkeypatch):
+    quick, full = stages.profile(quick=True, full_tune=False), stages.profile(quick=False, full_tune=False)
+    assert quick["epochs"] < full["epochs"] == 20 and quick["train_limit"] < 27455 and full["train_limit"] is None
+    assert stages.profile(quick=False, full_tune=True)["tune_max_epochs"] == 10 > full["tune_max_epochs"]
+    # resuming a --quick run with --full-tune is refused: the settings differ
+    rc, _, err = _run(capsys, "--data", json.loads((split_run / "manifest.json").read_text())["config"]["data"]
+                      ["train"], "--out", split_run, "--quick", "--seed", 1, "--full-tune", "--resume")
+    assert rc == 2
+    _one_line_error(err, "full_tune: False -> True")
+    # the flag reaches signbench.tune: run the tune stage on the split run's outputs, tune's call captured
+    import argparse
+
+    from signbench.reproduce.cli import config_from_args
+    from signbench.reproduce.runner import StageContext
 
     class Captured(Exception):
         pass
+
+    seen = {}
 
     def fake_tune(*args, **kwargs):
         seen.update(kwargs)
@@ -190,18 +223,13 @@ def test_quick_and_full_tune_profiles(csv_pair, tmp_path, capsys, monkeypatch):
     import signbench.tune
 
     monkeypatch.setattr(signbench.tune, "tune", fake_tune)
-    for m in stages.MODELS:
-        monkeypatch.setitem(stages._FUNCS, f"train-{m}", lambda ctx: {})
-    for flag, want in (("--full-tune", 10), (None, 2)):
-        argv = ["--data", csv_pair, "--out", tmp_path / f"r{want}", "--quick", "--until", "tune"]
+    spec = source.DataSpec(**json.loads((split_run / "manifest.json").read_text())["config"]["data"])
+    for flag, want in ((True, 10), (False, 2)):
+        args = argparse.Namespace(quick=True, full_tune=flag, seed=1)
+        ctx = StageContext(split_run, tmp_path, {**config_from_args(args, spec), "quiet": True}, "tune")
         with pytest.raises(Captured):
-            _run(capsys, *argv, *([flag] if flag else []))
+            stages.stage_tune(ctx)
         assert seen["max_epochs"] == want
-    # resuming with a different --full-tune is refused (the settings differ)
-    rc, _, err = _run(capsys, "--data", csv_pair, "--out", tmp_path / "r2", "--quick", "--until", "data",
-                      "--full-tune", "--resume")
-    assert rc == 2
-    _one_line_error(err, "full_tune: False -> True")
 
 
 # -- data sources -----------------------------------------------------------------------------------

@@ -50,15 +50,19 @@ def clean_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, CleanReport]:
     """Drop the bad rows of a ``label,pixel...`` frame (any dtypes). Keeps the index (the file line)."""
     if df.shape[1] < 2 or str(df.columns[0]).strip().lower() != "label":
         raise DataError("expected a 'label' column followed by pixel columns", path="<frame>", where="columns")
-    text = df.astype("string")
-    stripped = text.apply(lambda c: c.str.strip())
-    null = stripped.isna() | (stripped == "")
-    num = stripped.apply(pd.to_numeric, errors="coerce")
-    non_numeric = num.isna() & ~null
-    pix = num.iloc[:, 1:]
-    out_of_range = ((pix < 0) | (pix > 255) | (pix % 1 != 0)).fillna(False)
-    lab = num.iloc[:, 0]
-    bad_label = (lab.isna() | (lab < 0) | (lab % 1 != 0)).fillna(True) & ~null.iloc[:, 0] & ~non_numeric.iloc[:, 0]
+    values = df.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    text = np.where(missing, "", values).astype(str)
+    stripped = np.char.strip(text)
+    null = stripped == ""
+    # one vectorized conversion over all cells (column-wise pandas calls are 100x slower at 785 columns)
+    num = pd.to_numeric(pd.Series(stripped.ravel()), errors="coerce").to_numpy(float).reshape(stripped.shape)
+    non_numeric = np.isnan(num) & ~null
+    with np.errstate(invalid="ignore"):
+        pix = num[:, 1:]
+        out_of_range = ~np.isnan(pix) & ((pix < 0) | (pix > 255) | (pix % 1 != 0))
+        lab = num[:, 0]
+        bad_label = (np.isnan(lab) | (lab < 0) | (lab % 1 != 0)) & ~null[:, 0] & ~non_numeric[:, 0]
     reason = pd.Series(pd.NA, index=df.index, dtype="object")
     for name, mask in (
         ("null", null.any(axis=1)),
@@ -67,12 +71,15 @@ def clean_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, CleanReport]:
         ("bad_label", bad_label),
     ):
         reason = reason.mask(reason.isna() & mask, name)
-    ok = reason.isna()
-    coerced = num[ok].astype({c: np.uint8 for c in num.columns[1:]} | {num.columns[0]: np.int64})
-    dup = coerced.duplicated(keep="first")
-    reason.loc[dup[dup].index] = "duplicate"
-    kept = coerced[~dup]
-    kept.columns = list(df.columns)
+    ok = reason.isna().to_numpy()
+    labels = num[ok, 0].astype(np.int64)
+    pixels = num[ok, 1:].astype(np.uint8)
+    keys = pd.Series([lab.tobytes() + row.tobytes() for lab, row in zip(labels, pixels, strict=True)], dtype=object)
+    dup = keys.duplicated(keep="first").to_numpy()
+    ok_index = df.index[ok]
+    reason.loc[ok_index[dup]] = "duplicate"
+    kept = pd.DataFrame(pixels[~dup], index=ok_index[~dup], columns=list(df.columns[1:]))
+    kept.insert(0, df.columns[0], labels[~dup])
     dropped = [(int(i), str(r)) for i, r in reason.dropna().items()]
     counts = {r: 0 for r in REASONS}
     for _, r in dropped:

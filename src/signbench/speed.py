@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "scaled_lr"]
+__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "prepare", "scaled_lr"]
 
 BASE_BATCH = 128
 BASE_LR = 1e-3
@@ -163,6 +163,25 @@ def _build(name: str, num_classes: int, input_shape, lr: float, options: SpeedOp
     return model
 
 
+def prepare(name: str, images: np.ndarray, labels: np.ndarray, *, seed: int,
+            options: SpeedOptions = SpeedOptions(), base_lr: float = BASE_LR, num_classes: int | None = None):
+    """Seed, build and compile course model ``name`` for ``options``; return (model, fit_kwargs)
+    so that ``model.fit(**fit_kwargs, epochs=E)`` trains it on the uint8 ``images``."""
+    x8, y = np.asarray(images), np.asarray(labels)
+    if x8.dtype != np.uint8:
+        raise TypeError(f"fast_fit wants uint8 images, got {x8.dtype}")
+    num_classes = num_classes or max(int(y.max()) + 1, 2)
+    _seed(seed)
+    lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
+    model = _build(name, num_classes, x8.shape[1:], lr, options)
+    if options.pipeline == "uint8":
+        kwargs = {"x": make_dataset(x8, y, options.batch_size, seed=seed), "shuffle": False}
+    else:
+        kwargs = {"x": x8.astype(np.float32) / np.float32(255.0), "y": y,
+                  "batch_size": options.batch_size, "shuffle": True}
+    return model, {**kwargs, "verbose": 0}
+
+
 def fast_fit(
     name: str,
     data,
@@ -172,40 +191,25 @@ def fast_fit(
     options: SpeedOptions = SpeedOptions(),
     base_lr: float = BASE_LR,
     test=None,
-    verbose: int = 0,
 ) -> dict:
     """Train course model ``name`` on ``data`` (LabeledImages or uint8 (x, y)) with ``options``.
 
     Returns a dict: seconds, samples_per_s, train_accuracy (last epoch), test_accuracy (if
-    ``test`` given), lr, options, and the model under ``"model"``.
+    ``test`` given), lr, options, label, and the model under ``"model"``.
     """
-
     from signbench.data.types import LabeledImages
 
-    if isinstance(data, LabeledImages):
-        x8, y = data.images, data.labels
-        num_classes = data.num_classes
-    else:
-        x8, y = (np.asarray(a) for a in data)
-        num_classes = max(int(y.max()) + 1, 2)
-    if x8.dtype != np.uint8:
-        raise TypeError(f"fast_fit wants uint8 images, got {x8.dtype}")
-    _seed(seed)
-    lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
-    model = _build(name, num_classes, x8.shape[1:], lr, options)
-    if options.pipeline == "uint8":
-        train_in = {"x": make_dataset(x8, y, options.batch_size, seed=seed), "shuffle": False}
-    else:
-        train_in = {"x": x8.astype(np.float32) / np.float32(255.0), "y": y,
-                    "batch_size": options.batch_size, "shuffle": True}
+    x8, y = (data.images, data.labels) if isinstance(data, LabeledImages) else data
+    num_classes = data.num_classes if isinstance(data, LabeledImages) else None
+    model, kwargs = prepare(name, x8, y, seed=seed, options=options, base_lr=base_lr, num_classes=num_classes)
     start = time.perf_counter()
-    hist = model.fit(**train_in, epochs=epochs, verbose=verbose)
+    hist = model.fit(**kwargs, epochs=epochs)
     seconds = time.perf_counter() - start
     out = {
         "seconds": seconds,
         "samples_per_s": len(y) * epochs / seconds,
         "train_accuracy": float(hist.history["accuracy"][-1]),
-        "lr": lr,
+        "lr": float(model.optimizer.learning_rate),
         "options": asdict(options),
         "label": options.label(),
         "model": model,

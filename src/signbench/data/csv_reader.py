@@ -128,30 +128,40 @@ def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndar
         return None
     if crlf and not np.all(sep[:, nfields - 1] == _CR):
         return None
-    u, t, h, q = (shifted[k][seps].reshape(n, per_row)[:, :nfields] for k in (1, 2, 3, 4))
+    u, t, h = (shifted[k][seps].reshape(n, per_row)[:, :nfields] for k in (1, 2, 3))
     if crlf and not np.all(shifted[1][seps[nfields::per_row]] == _CR):  # LF right after CR
         return None
     if u.min() < ord("0"):  # an empty field (two separators in a row, or a blank line)
         return None
     zero = np.uint8(ord("0"))
-    tm = t >= zero  # field has >= 2 digits
+    tm = t >= zero  # the field has >= 2 digits
     hm = (h >= zero) & tm  # >= 3 digits
-    long_ = (q >= zero) & hm  # >= 4 digits
-    if np.any(long_[:, 1:]):  # leading zeros or > 255: the slow path decides
-        return None
-    value = (u - zero).astype(np.uint16)
-    value += (t - zero) * tm * np.uint16(10)
-    value += (h - zero) * hm * np.uint16(100)
+    # Every digit byte belongs to exactly one field, so all fields have <= 3 digits exactly when the
+    # digits counted as min(length, 3) per field add up to all the digits in the body.
+    digits = size - seps.size
+    if n * nfields + int(np.count_nonzero(tm)) + int(np.count_nonzero(hm)) != digits:
+        long_ = (shifted[4][seps].reshape(n, per_row)[:, :nfields] >= zero) & hm
+        if np.any(long_[:, 1:]):  # a pixel with leading zeros or > 255: the slow path decides
+            return None
+    else:
+        long_ = None
+    # value mod 256 in uint8; a 3-digit value overflowed exactly when its hundreds digit is > 2, or
+    # is 2 and the wrapped value fell below 200 (200 + up to 99 wraps to 0..43)
+    value = u - zero
+    value += (t - zero) * tm * np.uint8(10)
+    hundreds = (h - zero) * hm
+    value += hundreds * np.uint8(100)
     pixels = value[:, 1:]
-    if pixels.max(initial=0) > 255:
+    over = (hundreds[:, 1:] > 2) | ((hundreds[:, 1:] == 2) & (pixels < 200))
+    if np.any(over):
         return None
-    labels = value[:, 0].astype(np.int64)
-    if np.any(long_[:, 0]):  # long integer labels: parse those rows' label fields one by one
+    labels = (u[:, 0] - zero).astype(np.int64) + 10 * ((t[:, 0] - zero) * tm[:, 0]) + 100 * hundreds[:, 0]
+    if long_ is not None and np.any(long_[:, 0]):  # long integer labels: parse those rows one by one
         row_starts = np.concatenate([[-1], seps[per_row - 1 :: per_row][:-1]]) + 1 + start
         label_ends = seps[::per_row] + start
         for i in np.flatnonzero(long_[:, 0]):
             labels[i] = int(data[row_starts[i] : label_ends[i]])
-    return pixels.astype(np.uint8), labels
+    return np.ascontiguousarray(pixels), labels
 
 
 # ----------------------------------------------------------------------------------------- slow path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import tempfile
 import urllib.error
 import urllib.parse
@@ -106,7 +105,7 @@ def _open(url: str, timeout: float):
         resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - scheme checked above
     except urllib.error.HTTPError as exc:
         raise DataError(f"HTTP {exc.code} {exc.reason}", path=url) from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"unreachable URL ({reason}); are you offline?", path=url) from None
     if urllib.parse.urlsplit(resp.geturl()).scheme.lower() not in ("http", "https"):
@@ -123,7 +122,7 @@ def _stream(resp, url: str, sink, max_bytes: int) -> None:
     while True:
         try:
             chunk = resp.read(_CHUNK)
-        except (socket.timeout, TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise DataError(f"download interrupted ({exc})", path=url, where=f"byte {total}") from None
         if not chunk:
             break

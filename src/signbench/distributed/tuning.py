@@ -389,6 +389,7 @@ class LocalSearch:
         if self.overwrite and pdir.exists():
             shutil.rmtree(pdir)
         pdir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(pdir / LOST, ignore_errors=True)  # notices of an earlier run's workers
         spec_path = self.spec.save(pdir / SPEC)
         self.port = self.port or free_port(self.host)
         args = ["-m", "signbench.distributed.tuning", "--spec", str(spec_path)]

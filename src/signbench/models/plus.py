@@ -41,9 +41,9 @@ def augmentation(
     )
 
 
-def _conv_bn(x, filters: int, name: str):
+def _conv_bn(x, filters: int, name: str, momentum: float):
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -58,13 +58,15 @@ def cnn_plus(
     augment: bool = True,
     rescale: bool = True,
     learning_rate: float = 1e-3,
+    bn_momentum: float = 0.99,
     seed: int | None = None,
 ) -> keras.Model:
     """Blocks of [3x3 conv-BN-ReLU x ``convs_per_block``, 2x2 max pool, light dropout] (28->14->7->3
     with the default three blocks), then dense-BN-ReLU, dropout, head.
 
     ``filters`` sets the width of each block, ``augment`` toggles the preprocessing layers,
-    ``rescale`` divides the input by 255 inside the model, ``seed`` seeds the augmentation.
+    ``rescale`` divides the input by 255 inside the model, ``bn_momentum`` is the batch-norm moving
+    average momentum, ``seed`` seeds the augmentation.
     Returns the model compiled with Adam (the recipe in ``signbench.sota`` recompiles it with a
     schedule).
     """
@@ -80,12 +82,12 @@ def cnn_plus(
         x = augmentation(seed=seed)(x)
     for i, f in enumerate(filters, start=1):
         for j in range(convs_per_block):
-            x = _conv_bn(x, f, f"b{i}c{j}")
+            x = _conv_bn(x, f, f"b{i}c{j}", bn_momentum)
         x = layers.MaxPooling2D(2, name=f"b{i}_pool")(x)
         x = layers.Dropout(dropout / 4, name=f"b{i}_drop")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense, use_bias=False, name="fc")(x)
-    x = layers.BatchNormalization(name="fc_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="fc_bn")(x)
     x = layers.Activation("relu", name="fc_relu")(x)
     x = layers.Dropout(dropout, name="fc_drop")(x)
     outputs = head(num_classes)(x)
