@@ -20,3 +20,41 @@ def lint(session: nox.Session) -> None:
     """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade)."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py", *session.posargs)
+
+
+#: The benchmark run behind results/<name>.csv|md (raw JSON under results/raw/, never overwritten).
+BENCH_ARGS = ["-m", "pytest", "bench", "--benchmark-enable", "--results-dir", "results", "-m", "not slow"]
+
+
+def _install_for_bench(session: nox.Session, *extra: str) -> None:
+    if session.venv_backend != "none":  # `nox --no-venv -s bench-cpu` uses the installed python as is
+        session.install("-e", ".[test]", *extra)
+
+
+@nox.session(name="bench-cpu", default=False)
+def bench_cpu(session: nox.Session) -> None:
+    """Benchmarks on this machine's CPU (GPUs hidden): results/raw/<run>.json + results/cpu.csv|md.
+
+    About 10 minutes on 2 idle cores. Extra arguments go to pytest (e.g. `-- -k cnn`).
+    """
+    _install_for_bench(session)
+    session.run("python", *BENCH_ARGS, "--results-name", "cpu", *session.posargs, env={"CUDA_VISIBLE_DEVICES": "-1"})
+
+
+_GPU_CHECK = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
+
+
+@nox.session(name="bench-gpu", default=False)
+def bench_gpu(session: nox.Session) -> None:
+    """Benchmarks on a GPU: installs TensorFlow's GPU build (tensorflow[and-cuda]), writes
+    results/gpu.csv|md. Exits non-zero with a message when TensorFlow sees no GPU; never runs on CPU."""
+    _install_for_bench(session, "tensorflow[and-cuda]>=2.21,<2.22")
+    out = session.run("python", "-c", _GPU_CHECK, silent=True, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    gpus = int(str(out).strip().splitlines()[-1]) if out else 0
+    if gpus == 0:
+        session.error(
+            "bench-gpu: TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
+            "refusing to run the GPU benchmarks on the CPU. Check the driver / CUDA_VISIBLE_DEVICES, "
+            "or run `nox -s bench-cpu`."
+        )
+    session.run("python", *BENCH_ARGS, "--results-name", "gpu", *session.posargs)

@@ -160,9 +160,9 @@ def test_sota_cli_touches_test_csv_once_after_training(tmp_path, monkeypatch):
     real_load, real_train = data_mod.load, sota.train
     monkeypatch.setattr(data_mod, "load", lambda p, **k: (events.append(("load", str(p))), real_load(p, **k))[1])
     monkeypatch.setattr(sota, "train", lambda *a, **k: (events.append(("train", "")), real_train(*a, **k))[1])
-    monkeypatch.setattr(sota, "Recipe", lambda **k: Recipe(**{**k, "filters": (4,), "dense": 8, "batch_size": 32}))
+    monkeypatch.setattr(sota, "BASE_RECIPE", Recipe(filters=(4,), dense=8))
     out = tmp_path / "rows.jsonl"
-    assert main(["sota", "--seed", "0", "--epochs", "1", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert main(["sota", "--seed", "0", "--epochs", "1", "--batch-size", "32", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
     kinds = [(e, p.endswith("test.csv.gz")) for e, p in events]
     assert kinds == [("load", False), ("train", False), ("load", True)]
     row = json.loads(out.read_text())

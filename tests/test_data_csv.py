@@ -37,6 +37,27 @@ def test_csv_round_trip(batch, crlf, final_newline):
     assert [str(x) for x in fast[1]] == slow_labels and not skipped
 
 
+MUTATION_BYTES = st.sampled_from([b"0", b"2", b"5", b"6", b"9", b",", b"\n", b"\r", b" ", b"-", b".", b"a", b"", b"00"])
+
+
+@given(batch=image_batches(max_n=4, sides=(1, 2, 3)), crlf=st.booleans(),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), MUTATION_BYTES), min_size=1, max_size=3))
+def test_fast_path_never_accepts_what_the_exact_path_rejects(batch, crlf, edits):
+    images, labels = batch
+    data = bytearray(to_csv_bytes(images, sign_raw(labels), crlf=crlf))
+    npix, _, is_crlf, start = _header(bytes(data), "x")
+    for pos, new in edits:  # replace one body byte by 0-2 bytes
+        i = start + pos % max(len(data) - start, 1)
+        data[i : i + 1] = new
+    data = bytes(data)
+    fast = _fast_parse(data, start, npix, is_crlf)
+    if fast is None:
+        return  # the exact path decides (covered by the error tests)
+    pixels, labels_, lines, skipped = _slow_parse(data, start, npix, "x", "raise")  # must not raise
+    np.testing.assert_array_equal(fast[0], pixels)
+    assert fast[1].tolist() == [int(x) for x in labels_]
+
+
 def test_plain_and_gzip_fixtures_agree(datapath):
     a, b = load(datapath("small.csv")), load(datapath("small.csv.gz"))
     np.testing.assert_array_equal(a.images, b.images)
@@ -66,6 +87,8 @@ def test_text_labels_and_long_integer_labels():
     assert ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1, 0]
     ds = parse_csv_bytes(HEADER4 + b"123456,1,2,3,4\n7,0,0,0,0\n")
     assert ds.class_names == ["7", "123456"]
+    ds = parse_csv_bytes(HEADER4 + b"999,1,2,3,4\n300,0,0,0,0\n256,0,0,0,0\n")
+    assert ds.class_names == ["256", "300", "999"] and ds.labels.tolist() == [2, 1, 0]
 
 
 def test_auto_picks_sign_mnist_only_for_28x28():
@@ -85,6 +108,8 @@ def test_leading_zeros_and_spaces_take_the_exact_path():
 ERRORS = [
     (HEADER4 + b"1,2,3,4\n", "line 2", "expected 5 fields"),
     (HEADER4 + b"1,2,3,4,5\n1,2,3,4,5,6\n", "line 3", "expected 5 fields"),
+    (HEADER4 + b"1,2,3,4\n1,2,3,4,5,6\n", "line 2", "expected 5 fields"),  # separators add up; rows don't
+    (HEADER4 + b"1,2;3,4,5\n", "line 2", "expected 5 fields"),
     (HEADER4 + b"1,2,fwefew,4,5\n", "line 2, column pixel2", "non-numeric"),
     (HEADER4 + b"1,2,3,4.5,5\n", "line 2, column pixel3", "non-numeric"),
     (HEADER4 + b"1,2,3,256,5\n", "line 2, column pixel3", "outside 0-255"),

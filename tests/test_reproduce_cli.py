@@ -346,7 +346,7 @@ def test_bad_csv(tmp_path, capsys):
     bad = tmp_path / "bad"
     write_csv(bad / "sign_mnist_train.csv", per_class=3, seed=0, bad_cell=(7, "fwefew"))
     write_csv(bad / "sign_mnist_test.csv", per_class=2, seed=1)
-    rc, _, err = _run(capsys, "--data", bad, "--out", tmp_path / "r")
+    rc, _, err = _run(capsys, "--data", bad, "--out", tmp_path / "r", "--until", "split")
     assert rc == 2
     _one_line_error(err, "sign_mnist_train.csv", "line 8", "fwefew")
     # the failed stage left nothing behind but the manifest
@@ -356,11 +356,11 @@ def test_bad_csv(tmp_path, capsys):
 def test_mismatched_classes(tmp_path, capsys):
     d = tmp_path / "d"
     write_csv(d / "x_train.csv", per_class=2, seed=0)
-    text = (write_csv(d / "x_test.csv", per_class=2, seed=1)).read_text().splitlines()
-    # keep only letters A..C in the test file: a different class list
-    keep = [text[0]] + [ln for ln in text[1:] if int(ln.split(",", 1)[0]) in (0, 1, 2)]
-    (d / "x_test.csv").write_text("\n".join(keep) + "\n")
-    rc, _, err = _run(capsys, "--data", d, "--out", tmp_path / "r")
+    lines = write_csv(d / "x_test.csv", per_class=2, seed=1).read_text().splitlines()
+    # the test file names its classes by other labels: a different class list than train's letters
+    lines = [lines[0]] + [f"class{ln.split(',', 1)[0]}," + ln.split(",", 1)[1] for ln in lines[1:]]
+    (d / "x_test.csv").write_text("\n".join(lines) + "\n")
+    rc, _, err = _run(capsys, "--data", d, "--out", tmp_path / "r", "--until", "data")
     assert rc == 2
     _one_line_error(err, "x_test.csv", "differ")
 
@@ -369,7 +369,8 @@ def test_offline_without_data_stops_at_once(tmp_path):
     env = dict(os.environ, SIGNBENCH_DATA_DIR=str(tmp_path / "none"), SIGNBENCH_CACHE=str(tmp_path / "c"),
                SIGNBENCH_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "signbench.cli", "reproduce", "--out", str(tmp_path / "r")],
+        [sys.executable, "-c", "import sys; from signbench.cli import main; sys.exit(main())",
+         "reproduce", "--out", str(tmp_path / "r")],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 2, proc.stderr
@@ -380,10 +381,10 @@ def test_offline_without_data_stops_at_once(tmp_path):
 def test_download_failure_says_how_to_point_at_the_csvs(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SIGNBENCH_OFFLINE")
 
-    def unreachable():
+    def unreachable(name):
         raise ConnectionError("network is unreachable")
 
-    monkeypatch.setattr(source, "_fetch_sign_mnist", unreachable)
+    monkeypatch.setattr(source, "_fetch", unreachable)
     rc, _, err = _run(capsys, "--out", tmp_path / "r")
     assert rc == 2
     _one_line_error(err, "network is unreachable", "--data FOLDER")

@@ -14,11 +14,13 @@ import sys
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("signbench.results", "compare two benchmark runs (raw JSON or results CSV), flag regressions"),
     "data": ("signbench.data.summary", "load a dataset and print a JSON summary"),
     "course": ("signbench.course_table", "train the course's three models on the real data, write results/course_reproduction.*"),
     "reproduce": ("signbench.reproduce.cli", "run every course stage end to end into one run folder, with a report"),
     "sota": ("signbench.sota", "train cnn_plus with the beyond-the-course recipe (val split from train; test touched once)"),
     "tune": ("signbench.distributed.tuning", "hyperparameter search: in-process, or a KerasTuner chief + N workers"),
+    "transfer": ("signbench.transfer", "pretrain a backbone on letters A-M, transfer it to N-Y, model-selection table"),
 }
 
 

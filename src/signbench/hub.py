@@ -27,8 +27,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import tensorflow as tf  # noqa: I001 - tensorflow must be imported before tensorflow_hub (circular import)
 import keras
+import tensorflow as tf  # before tensorflow_hub: importing the hub first is a circular import
 import tensorflow_hub as hub
 from keras import layers
 
@@ -53,25 +53,43 @@ def resolve_handle(handle: str | os.PathLike, *, sha256: str | None = None, time
 
 
 def _download_hub_module(url: str, *, sha256: str | None, timeout: float) -> Path:
-    from signbench.data.locate import cache_dir
-    from signbench.models.transfer import fetch_verified  # the project's one download helper, wrapped
-    from signbench.data.archive import extract  # safe extraction: never writes outside the target
+    """Download ``url``'s compressed SavedModel once (the project's download helper), check it, unpack
+    it with tarfile's ``data`` filter (no member outside the target, no links out, no devices)."""
+    import tarfile
 
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    root = cache_dir() / "hub" / key
+    from signbench.data.fetch import download, sha256_file
+    from signbench.data.locate import cache_dir
+    from signbench.data.types import DataError
+
+    root = cache_dir() / "hub" / hashlib.sha256(url.encode()).hexdigest()[:16]
     target = root / "module"
+    archive = root / "module.tar.gz"
+    record = root / "module.tar.gz.sha256"
     if (target / "saved_model.pb").is_file():
-        return target
+        want = (sha256 or (record.read_text().strip() if record.is_file() else "")).lower()
+        if archive.is_file() and want and sha256_file(archive) == want:
+            return target
+        raise DataError(f"cached module does not match SHA-256 {want or '(none recorded)'}; delete {root}",
+                        path=str(root))
     sep = "&" if "?" in url else "?"
-    archive = fetch_verified(
-        f"{url}{sep}tf-hub-format=compressed", root / "module.tar.gz", sha256=sha256, timeout=timeout
-    )
-    extract(archive, target)
+    try:
+        download(f"{url}{sep}tf-hub-format=compressed", archive, sha256=sha256, timeout=timeout,
+                 allow_unverified=sha256 is None)
+    except DataError as exc:
+        raise DataError(f"cannot download the Hub module ({exc}). Without the internet, pass a local "
+                        "SavedModel directory as the handle", path=url) from None
+    record.write_text(sha256_file(archive) + "\n")
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise DataError(f"bad Hub archive ({exc})", path=str(archive)) from None
     if not (target / "saved_model.pb").is_file():
-        raise ValueError(f"{url}: the downloaded archive holds no saved_model.pb")
+        raise DataError("the downloaded archive holds no saved_model.pb", path=url)
     return target
 
 
+@keras.saving.register_keras_serializable(package="signbench")
 class HubModule(layers.Layer):
     """A Keras 3 layer calling a SavedModel loaded with ``hub.load`` (the ``hub.KerasLayer`` role).
 
@@ -116,6 +134,19 @@ class HubModule(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "handle": self.handle, "sha256": self.sha256}
+
+    @classmethod
+    def from_config(cls, config):
+        # Like keras.layers.TFSMLayer: rebuilding loads an external SavedModel (graph code), so it is
+        # refused in Keras's safe mode; pass safe_mode=False to load_model for a module you trust.
+        from keras.src.saving import serialization_lib
+
+        if serialization_lib.in_safe_mode() is not False:
+            raise ValueError(
+                f"loading HubModule({config.get('handle')!r}) runs an external SavedModel; refused in "
+                "safe mode (pass safe_mode=False to keras.saving.load_model if you trust it)"
+            )
+        return cls(**config)
 
 
 def hub_classifier(

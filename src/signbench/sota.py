@@ -170,6 +170,10 @@ def reproduce(seed: int = 0, *, data_dir: Path | None = None, recipe: Recipe = R
     )
 
 
+#: The published recipe; ``signbench sota`` overrides only epochs and batch size.
+BASE_RECIPE = Recipe()
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, action="append", help="root seed (repeat for several); default 0")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
@@ -180,7 +184,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size)
+    import dataclasses
+
+    recipe = dataclasses.replace(BASE_RECIPE, epochs=args.epochs, batch_size=args.batch_size)
     for seed in args.seed or [0]:
         row = reproduce(seed, data_dir=args.data_dir, recipe=recipe, verbose=args.verbose)
         line = json.dumps(row, sort_keys=True)

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "prepare", "scaled_lr"]
+__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "prepare", "scaled_lr", "RECOMMENDED"]
 
 BASE_BATCH = 128
 BASE_LR = 1e-3
@@ -80,6 +80,10 @@ PRESETS: dict[str, SpeedOptions] = {
     "uint8+batch512+xla": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True),
     "all": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True, precision="mixed_bfloat16"),
 }
+
+
+#: The preset ``bench_speed_full_length`` and the README recommend (see results/train_speed.md).
+RECOMMENDED = "uint8+batch512+xla"
 
 
 def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:

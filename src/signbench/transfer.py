@@ -154,7 +154,7 @@ def load_backbone(weights: str | Path, input_shape=(28, 28, 1)):
 
 
 def compare(weights: str | Path, target_train: LabeledImages, target_val: LabeledImages, *,
-            seeds=(0, 1, 2), per_class: int = 10, epochs: int = 100, batch_size: int = 16) -> list[dict]:
+            seeds=(0, 1, 2), per_class: int = 5, epochs: int = 100, batch_size: int = 16) -> list[dict]:
     """For each seed: the same ``per_class`` samples per class train (a) the pretrained backbone,
     frozen, plus a fresh head and (b) the same network from random initial weights, all trainable.
     Rows: seed, model ("transfer" / "scratch"), train/val accuracy, gap."""
@@ -220,15 +220,31 @@ def _latency_ms(model, x1, *, repeats: int = 30) -> float:
 
 
 def model_selection(weights: str | Path, target_train: LabeledImages, target_val: LabeledImages, *,
-                    work_dir: str | Path, seed: int = 0, per_class: int = 10, epochs: int = 40,
-                    big_epochs: int = 10, inception: bool = True) -> list[dict]:
-    """The course's "precision vs complexity" table on the target task (same few samples, same val)."""
+                    source: LabeledImages | None, work_dir: str | Path, seed: int = 0, per_class: int = 5,
+                    epochs: int = 100, batch_size: int = 16, big_epochs: int = 10, pretrain_epochs: int = 3,
+                    inception: bool = True) -> list[dict]:
+    """The course's "precision vs complexity" table on the target task: every candidate trains on the
+    same ``per_class`` samples per class and is scored on the same validation rows.
+
+    Candidates: the course CNN from scratch; the small backbone pretrained on the source letters
+    (``weights``), frozen; MobileNetV2 alpha 0.35 at 32x32x3 pretrained here on ``source`` then frozen
+    (random init, all layers trained on the few samples, when ``source`` is None); InceptionV3 cut at
+    mixed7 at 150x150x3 from a local weights file (seeded random initial values: no ImageNet file can
+    be downloaded here), frozen.
+    """
     import keras
 
     from signbench.meta import run_metadata
     from signbench.models import course
-    from signbench.models.transfer import inception_mixed7, mobilenet_v2_small, small_classifier
+    from signbench.models.transfer import (
+        inception_mixed7,
+        mobilenet_v2_small,
+        small_classifier,
+        transfer_head,
+    )
 
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
     few = few_shot(target_train, per_class, seed=seed)
     n = few.num_classes
     rows: list[dict] = []
@@ -244,37 +260,50 @@ def model_selection(weights: str | Path, target_train: LabeledImages, target_val
         })
         keras.backend.clear_session(free_memory=True)
 
+    def fit(model, size=None, n_epochs=epochs):
+        xt = xv = None
+        if size is not None:
+            xt, xv = resize_and_repeat_np(few.images, size), resize_and_repeat_np(target_val.images, size)
+        return fit_and_score(model, few, target_val, epochs=n_epochs, batch_size=batch_size, seed=seed,
+                             x_train=xt, x_val=xv)
+
     keras.utils.set_random_seed(derive(seed, "init/cnn"))
     m = course.cnn(n, few.image_shape)
-    row("course_cnn", m, fit_and_score(m, few, target_val, epochs=epochs, seed=seed), few.image_shape,
-        "course CNN, random init, trained on the few samples")
+    row("course_cnn", m, fit(m), few.image_shape, "course CNN, random init, all layers trained on the few samples")
 
     keras.utils.set_random_seed(derive(seed, "init/transfer"))
     m = small_classifier(n, load_backbone(weights, few.image_shape), frozen=True)
-    row("small_backbone_transfer", m, fit_and_score(m, few, target_val, epochs=epochs, seed=seed),
-        few.image_shape, "small backbone pretrained here on letters A-M, frozen; head trained")
+    row("small_backbone_transfer", m, fit(m), few.image_shape,
+        "small backbone pretrained here on letters A-M, frozen; head trained")
 
-    def rgb_fit(model, size):
-        keras.utils.set_random_seed(derive(seed, f"fit/{model.name}"))
-        xt = np.asarray(resize_and_repeat_np(few.images, size))
-        xv = np.asarray(resize_and_repeat_np(target_val.images, size))
-        return fit_and_score(model, few, target_val, epochs=big_epochs, seed=seed, x_train=xt, x_val=xv)
-
+    mb_shape = (32, 32, 3)
     keras.utils.set_random_seed(derive(seed, "init/mobilenet"))
-    m = mobilenet_v2_small(n, (96, 96, 3), alpha=0.35, weights=None, frozen=False)
-    row("mobilenet_v2_alpha0.35", m, rgb_fit(m, (96, 96)), (96, 96, 3),
-        "MobileNetV2 alpha 0.35, random init (no ImageNet download here), all layers trained")
+    if source is not None:
+        base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=mb_shape, alpha=0.35)
+        pre = course.compile_for(keras.Model(base.input, transfer_head(base.output, source.num_classes)),
+                                 source.num_classes)
+        pre.fit(resize_and_repeat_np(source.images, mb_shape[:2]), source.labels, epochs=pretrain_epochs,
+                batch_size=128, verbose=0)
+        mb_weights = work_dir / "mobilenet_v2_0.35_source.weights.h5"
+        base.save_weights(str(mb_weights))
+        keras.backend.clear_session(free_memory=True)
+        m = mobilenet_v2_small(n, mb_shape, alpha=0.35, weights=mb_weights, frozen=True)
+        note = f"MobileNetV2 alpha 0.35 pretrained here on letters A-M ({pretrain_epochs} epochs), frozen; head trained"
+    else:
+        m = mobilenet_v2_small(n, mb_shape, alpha=0.35, weights=None, frozen=False)
+        note = "MobileNetV2 alpha 0.35, random init, all layers trained on the few samples"
+    row("mobilenet_v2_alpha0.35", m, fit(m, mb_shape[:2]), mb_shape, note)
 
     if inception:
         keras.utils.set_random_seed(derive(seed, "init/inception_weights"))
-        local = Path(work_dir) / "inception_v3_notop_random_init.weights.h5"
+        local = work_dir / "inception_v3_notop_random_init.weights.h5"
         base = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(150, 150, 3))
         base.save_weights(str(local))
         keras.backend.clear_session(free_memory=True)
         m = inception_mixed7(n, (150, 150, 3), weights=local)
-        row("inception_v3_mixed7", m, rgb_fit(m, (150, 150)), (150, 150, 3),
-            "InceptionV3 cut at mixed7 from a LOCAL weights file holding seeded random init "
-            "(ImageNet weights cannot be downloaded here), frozen; head trained")
+        row("inception_v3_mixed7", m, fit(m, (150, 150), big_epochs), (150, 150, 3),
+            "InceptionV3 cut at mixed7 from a LOCAL weights file holding seeded random initial values "
+            "(no ImageNet weights can be downloaded here), frozen; head trained")
     return rows
 
 
@@ -318,7 +347,7 @@ def _target_data(data_dir, val_rows: int | None, seed: int):
 
     train = letters_subset(load_sign_mnist("train", data_dir), TARGET_LETTERS)
     val = letters_subset(load_sign_mnist("test", data_dir), TARGET_LETTERS)
-    if val_rows and val_rows < len(val):
+    if val_rows and 0 < val_rows < len(val):
         val = val.subset(np.sort(rng(seed, "val_rows").choice(len(val), val_rows, replace=False)))
     return train, val
 
@@ -333,11 +362,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="real data folder (default: located)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="compare: seeds")
-    parser.add_argument("--per-class", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=40, help="few-shot epochs (small models)")
+    parser.add_argument("--per-class", type=int, default=5, help="target samples per class")
+    parser.add_argument("--epochs", type=int, default=100, help="few-shot epochs (28x28 models)")
+    parser.add_argument("--batch-size", type=int, default=16, help="few-shot batch size")
     parser.add_argument("--pretrain-epochs", type=int, default=3)
     parser.add_argument("--big-epochs", type=int, default=10, help="few-shot epochs for the 96/150 px models")
-    parser.add_argument("--val-rows", type=int, default=None, help="subsample the target validation rows")
+    parser.add_argument("--val-rows", type=int, default=1500,
+                        help="target validation rows drawn from the test CSV's letters N-Y (0: all)")
     parser.add_argument("--no-inception", action="store_true", help="select: leave InceptionV3 out")
 
 
@@ -357,12 +388,16 @@ def run(args) -> int:
         raise UserError(f"{weights} not found; run `signbench transfer pretrain --work {args.work}` first")
     train, val = _target_data(args.data_dir, args.val_rows, args.seed)
     if args.action == "compare":
-        rows = compare(weights, train, val, seeds=args.seeds, per_class=args.per_class, epochs=args.epochs)
+        rows = compare(weights, train, val, seeds=args.seeds, per_class=args.per_class, epochs=args.epochs,
+                       batch_size=args.batch_size)
         for r in rows:
             print(json.dumps(r))
         return 0
-    rows = model_selection(weights, train, val, work_dir=args.work, seed=args.seed, per_class=args.per_class,
-                           epochs=args.epochs, big_epochs=args.big_epochs, inception=not args.no_inception)
+    source = letters_subset(load_sign_mnist("train", args.data_dir), SOURCE_LETTERS)
+    rows = model_selection(weights, train, val, source=source, work_dir=args.work, seed=args.seed,
+                           per_class=args.per_class, epochs=args.epochs, batch_size=args.batch_size,
+                           big_epochs=args.big_epochs, pretrain_epochs=args.pretrain_epochs,
+                           inception=not args.no_inception)
     paths = write_table(rows, args.out)
     print(Path(paths["md"]).read_text())
     return 0

@@ -123,39 +123,58 @@ def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndar
     n = seps.size // per_row
     # The header (>= 8 bytes: "label,p\n") precedes the body, so p-4 is always inside the buffer.
     shifted = [np.frombuffer(data, dtype=np.uint8, count=size, offset=start - k) for k in range(5)]
-    sep = shifted[0][seps].reshape(n, per_row)
-    if not (np.all(sep[:, : nfields - 1] == _COMMA) and np.all(sep[:, -1] == _LF)):
+    # Each row's separators are nfields - 1 commas and then the line end. The line ends are checked
+    # directly; then, as all n * per_row non-digit bytes are separators, exactly n * (nfields - 1)
+    # commas in the body means every other separator is a comma.
+    if not np.all(b[seps[per_row - 1 :: per_row]] == _LF):
         return None
-    if crlf and not np.all(sep[:, nfields - 1] == _CR):
+    if crlf and not np.all(b[seps[nfields - 1 :: per_row]] == _CR):
         return None
-    u, t, h = (shifted[k][seps].reshape(n, per_row)[:, :nfields] for k in (1, 2, 3))
-    if crlf and not np.all(shifted[1][seps[nfields::per_row]] == _CR):  # LF right after CR
+    if int(np.count_nonzero(b == _COMMA)) != n * (nfields - 1):
         return None
-    if u.min() < ord("0"):  # an empty field (two separators in a row, or a blank line)
-        return None
+    # Whole rows (with CR LF, the LF column too: its values are junk and left out at the end), so
+    # that every array below is contiguous; the bytes before each separator: u ones, t tens, h hundreds.
+    u, t, h = (shifted[k][seps].reshape(n, per_row) for k in (1, 2, 3))
     zero = np.uint8(ord("0"))
+    if crlf:  # the LF right after CR: its "field" is empty (u == CR), every other field is not
+        if not np.all(u[:, nfields] == _CR) or np.count_nonzero(u < zero) != n:
+            return None
+    elif u.min() < zero:  # an empty field (two separators in a row, or a blank line)
+        return None
     tm = t >= zero  # the field has >= 2 digits
-    hm = (h >= zero) & tm  # >= 3 digits
+    hm = h >= zero
+    hm &= tm  # >= 3 digits
     # Every digit byte belongs to exactly one field, so all fields have <= 3 digits exactly when the
     # digits counted as min(length, 3) per field add up to all the digits in the body.
-    digits = size - seps.size
-    if n * nfields + int(np.count_nonzero(tm)) + int(np.count_nonzero(hm)) != digits:
-        long_ = (shifted[4][seps].reshape(n, per_row)[:, :nfields] >= zero) & hm
-        if np.any(long_[:, 1:]):  # a pixel with leading zeros or > 255: the slow path decides
+    counted = n * nfields + int(np.count_nonzero(tm)) + int(np.count_nonzero(hm))
+    if crlf:
+        counted -= int(np.count_nonzero(tm[:, nfields])) + int(np.count_nonzero(hm[:, nfields]))
+    long_ = None
+    if counted != size - seps.size:
+        long_ = (shifted[4][seps].reshape(n, per_row) >= zero) & hm
+        if np.any(long_[:, 1:nfields]):  # a pixel with leading zeros or > 255: the slow path decides
             return None
-    else:
-        long_ = None
-    # value mod 256 in uint8; a 3-digit value overflowed exactly when its hundreds digit is > 2, or
-    # is 2 and the wrapped value fell below 200 (200 + up to 99 wraps to 0..43)
-    value = u - zero
-    value += (t - zero) * tm * np.uint8(10)
-    hundreds = (h - zero) * hm
-    value += hundreds * np.uint8(100)
-    pixels = value[:, 1:]
-    over = (hundreds[:, 1:] > 2) | ((hundreds[:, 1:] == 2) & (pixels < 200))
-    if np.any(over):
+    value = u - zero  # ones
+    work = t - zero
+    work *= tm
+    work *= np.uint8(10)
+    value += work  # + tens: 0..99, no wrap
+    hundreds = h - zero
+    hundreds *= hm
+    pix_h = hundreds[:, 1:nfields]
+    if pix_h.max(initial=0) > 2:  # a pixel >= 300
         return None
-    labels = (u[:, 0] - zero).astype(np.int64) + 10 * ((t[:, 0] - zero) * tm[:, 0]) + 100 * hundreds[:, 0]
+    # A pixel is > 255 exactly when hundreds == 2 and tens-and-ones > 55, i.e. when
+    # hundreds * 64 + (tens-and-ones >> 1) >= 156 (no uint8 wrap: hundreds <= 2, >> 1 <= 49).
+    key = value >> np.uint8(1)
+    np.left_shift(hundreds, 6, out=work)
+    key += work
+    if key[:, 1:nfields].max(initial=0) >= 156:
+        return None
+    labels = value[:, 0].astype(np.int64) + 100 * hundreds[:, 0].astype(np.int64)
+    hundreds *= np.uint8(100)
+    value += hundreds
+    pixels = value[:, 1:nfields]
     if long_ is not None and np.any(long_[:, 0]):  # long integer labels: parse those rows one by one
         row_starts = np.concatenate([[-1], seps[per_row - 1 :: per_row][:-1]]) + 1 + start
         label_ends = seps[::per_row] + start

@@ -104,6 +104,7 @@ def _open(url: str, timeout: float):
     try:
         resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - scheme checked above
     except urllib.error.HTTPError as exc:
+        exc.close()  # an HTTPError holds the open response
         raise DataError(f"HTTP {exc.code} {exc.reason}", path=url) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

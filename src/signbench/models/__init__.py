@@ -2,5 +2,18 @@
 
 from signbench.models.course import baseline, build, cnn, hypermodel, regularized, MODEL_NAMES
 from signbench.models.plus import cnn_plus
+from signbench.models.transfer import inception_mixed7
 
-__all__ = ["MODEL_NAMES", "baseline", "build", "cnn", "cnn_plus", "hypermodel", "regularized"]
+__all__ = [
+    "MODEL_NAMES", "baseline", "build", "cnn", "cnn_plus", "hub_classifier", "hypermodel", "inception_mixed7",
+    "regularized",
+]
+
+
+def __getattr__(name):
+    # hub_classifier needs TensorFlow Hub (TF-only): imported on first use, not with this package.
+    if name == "hub_classifier":
+        from signbench.hub import hub_classifier
+
+        return hub_classifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,6 +25,7 @@ from signbench.models.course import compile_for, head
 
 __all__ = [
     "IMAGENET_WEIGHTS",
+    "fetch_imagenet",
     "INCEPTION_CUT",
     "backbone_features",
     "freeze",
@@ -69,6 +70,64 @@ def freeze(model: keras.Model) -> keras.Model:
     return model
 
 
+def fetch_imagenet(
+    which: str = "inception_v3",
+    *,
+    url: str | None = None,
+    sha256: str | None = None,
+    md5: str | None = None,
+    cache: str | os.PathLike | None = None,
+    timeout: float = 15.0,
+) -> Path:
+    """The no-top ImageNet weights file for ``which``, downloaded once into the cache.
+
+    Uses the project's one download helper (:func:`signbench.data.fetch.download`: http(s) only,
+    short socket timeout, size cap, SHA-256 checked before the file appears). Keras publishes only
+    an MD5 for these files, so when no SHA-256 is pinned (``sha256=``, $SIGNBENCH_IMAGENET_SHA256)
+    the first download is checked against that MD5 and its SHA-256 is recorded in ``<file>.sha256``;
+    every later use checks the file against the recorded or pinned SHA-256. Offline this fails at
+    once with a :class:`~signbench.data.types.DataError` saying what to do instead.
+    """
+    import hashlib
+
+    from signbench.data.fetch import download, sha256_file
+    from signbench.data.locate import cache_dir
+    from signbench.data.types import DataError
+
+    entry = IMAGENET_WEIGHTS[which]
+    src = url or entry["url"]
+    pinned = (sha256 or entry["sha256"] or "").lower() or None
+    dest = Path(cache if cache is not None else cache_dir() / "weights") / Path(entry["url"]).name
+    record = dest.with_name(dest.name + ".sha256")
+    if dest.is_file():
+        want = pinned or (record.read_text().strip() if record.is_file() else None)
+        got = sha256_file(dest)
+        if want is None or got != want:
+            raise DataError(
+                f"cached weights do not match SHA-256 {want} (got {got}); delete the file to download again",
+                path=str(dest),
+            )
+        return dest
+    try:
+        download(src, dest, sha256=pinned, timeout=timeout, allow_unverified=pinned is None)
+    except DataError as exc:
+        raise DataError(
+            f"cannot download the ImageNet weights ({exc}). Without the internet, pass weights=<local "
+            f"weights file> or weights=None, or put the file at {dest}",
+            path=src,
+        ) from None
+    if pinned is None:
+        want_md5 = md5 or entry["md5"]
+        got_md5 = hashlib.md5(dest.read_bytes(), usedforsecurity=False).hexdigest()
+        if got_md5 != want_md5:
+            dest.unlink()
+            raise DataError(f"MD5 mismatch: got {got_md5}, Keras publishes {want_md5}", path=src)
+        record.write_text(sha256_file(dest) + "\n")
+    else:
+        record.write_text(pinned + "\n")
+    return dest
+
+
 def _resolve_weights(weights, *, which: str = "inception_v3") -> Path | None:
     if weights is None:
         return None
@@ -83,11 +142,21 @@ def _resolve_weights(weights, *, which: str = "inception_v3") -> Path | None:
 
 
 def _load_backbone_weights(backbone: keras.Model, path: Path) -> None:
-    """Load ``path`` into the full no-top backbone (before it is cut), naming the file on failure."""
-    try:
-        backbone.load_weights(str(path))
-    except (ValueError, KeyError, OSError) as exc:
-        raise ValueError(f"{path}: cannot load into {backbone.name} ({exc})") from exc
+    """Load ``path`` into the full no-top backbone (before it is cut), naming the file on failure.
+
+    Keras only *warns* when a weights file does not fit (and leaves those layers at their initial
+    values); here any warning during the load is an error: a half-loaded backbone is a silent bug.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            backbone.load_weights(str(path))
+        except (ValueError, KeyError, OSError) as exc:
+            raise ValueError(f"{path}: cannot load into {backbone.name} ({exc})") from exc
+    if caught:
+        raise ValueError(f"{path}: does not fit {backbone.name}: {caught[0].message}")
 
 
 def inception_mixed7(

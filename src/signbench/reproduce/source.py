@@ -170,7 +170,7 @@ def _sign_mnist(origin: str) -> DataSpec:
         pair = _pair_at(folder)
         if pair:
             return DataSpec("csv-pair", str(pair[0]), str(pair[1]), origin, True)
-    looked = ", ".join(str(f) for f in _default_folders())
+    looked = ", ".join(dict.fromkeys(str(f) for f in _default_folders()))
     try:
         train, test = (_fetch(n) for n in SIGN_REGISTRY_NAMES)
     except (ConnectionError, TimeoutError, OSError, ValueError) as exc:  # DataError is a ValueError

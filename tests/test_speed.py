@@ -1,0 +1,94 @@
+"""Training-speed options: each one changes only how fast training runs, not what it computes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from signbench.speed import PRESETS, RECOMMENDED, SpeedOptions, fast_fit, make_dataset, prepare, scaled_lr
+
+
+def _easy(n: int = 256, seed: int = 0):
+    """Two classes: bright square on the left or on the right (uint8 28x28x1)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    x = rng.integers(0, 30, size=(n, 28, 28, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        col = 4 if c == 0 else 16
+        x[i, 10:18, col : col + 8, 0] = 230
+    return x, y
+
+
+def test_scaled_lr():
+    assert scaled_lr(1e-3, 512, "linear") == pytest.approx(4e-3)
+    assert scaled_lr(1e-3, 512, "sqrt") == pytest.approx(2e-3)
+    assert scaled_lr(1e-3, 512, "none") == pytest.approx(1e-3)
+    assert scaled_lr(1e-3, 128, "linear") == pytest.approx(1e-3)
+    with pytest.raises(ValueError):
+        scaled_lr(1e-3, 512, "cubic")
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"pipeline": "lmdb"}, {"lr_scaling": "log"}, {"precision": "float16"}, {"batch_size": 0}]
+)
+def test_options_reject_unknown_values(kwargs):
+    with pytest.raises(ValueError):
+        SpeedOptions(**kwargs)
+
+
+def test_labels_and_recommended_preset():
+    assert PRESETS["plain"].label() == "plain fit"
+    assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
+    assert RECOMMENDED in PRESETS
+
+
+def test_uint8_dataset_normalizes_on_the_fly_and_covers_each_sample_once():
+    x, y = _easy(100)
+    ds = make_dataset(x, y, 32, seed=0)
+    xs, ys = zip(*[(np.asarray(a), np.asarray(b)) for a, b in ds], strict=True)
+    xb, yb = np.concatenate(xs), np.concatenate(ys)
+    assert xb.dtype == np.float32 and xb.shape == (100, 28, 28, 1)
+    assert [len(b) for b in ys] == [32, 32, 32, 4]
+    # Same multiset of (image, label) pairs, each scaled by 1/255.
+    order = np.lexsort((yb, xb.reshape(100, -1).sum(1)))
+    ref = x.astype(np.float32) / np.float32(255.0)
+    ref_order = np.lexsort((y, ref.reshape(100, -1).sum(1)))
+    np.testing.assert_allclose(xb[order], ref[ref_order], rtol=1e-6)
+    np.testing.assert_array_equal(yb[order], y[ref_order])
+    second = np.concatenate([np.asarray(b) for _, b in ds])
+    assert not np.array_equal(second, yb), "the pipeline should reshuffle each epoch"
+    with pytest.raises(TypeError):
+        make_dataset(x.astype(np.float32), y, 32, seed=0)
+
+
+def test_prepare_applies_each_option():
+    import keras
+
+    x, y = _easy(64)
+    m, kw = prepare("cnn", x, y, seed=0, options=PRESETS["all"], num_classes=2)
+    assert m.jit_compile is True
+    assert float(m.optimizer.learning_rate) == pytest.approx(4e-3)
+    assert m.get_layer("output").dtype_policy.name == "float32"
+    assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in m.layers[:-1])
+    assert keras.config.dtype_policy().name == "float32", "global policy must be restored"
+    assert kw["shuffle"] is False and not isinstance(kw["x"], np.ndarray)
+    p, pkw = prepare("cnn", x, y, seed=0, num_classes=2)
+    assert p.jit_compile is False and isinstance(pkw["x"], np.ndarray) and pkw["x"].dtype == np.float32
+    assert all(layer.dtype_policy.name == "float32" for layer in p.layers)
+
+
+@pytest.mark.parametrize("preset", ["plain", "uint8+xla", "all"])
+def test_every_preset_learns_an_easy_task(preset):
+    x, y = _easy(512)
+    xt, yt = _easy(128, seed=1)
+    out = fast_fit("cnn", (x, y), seed=0, epochs=2, options=PRESETS[preset], test=(xt, yt))
+    assert out["samples_per_s"] > 0 and math.isfinite(out["seconds"])
+    assert out["test_accuracy"] >= 0.95, out
+
+
+def test_fast_fit_rejects_float_images():
+    x, y = _easy(32)
+    with pytest.raises(TypeError):
+        fast_fit("cnn", (x.astype(np.float32), y), seed=0, epochs=1)
