@@ -192,7 +192,7 @@ def bench_predictor(benchmark, bench_cfg, deployed, mode):
     floor = np.empty(n)
     full = np.empty(n)
     clock = time.perf_counter_ns
-    for i in range(min(n, 500)):  # warm-up
+    for _ in range(min(n, 500)):  # warm-up
         predictor.invoke_only()
         predictor.predict(image)
     for i in range(n):

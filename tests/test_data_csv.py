@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from strategies import image_batches, sign_raw
 
 from signbench.data import SIGN_LETTERS, DataError, load
-from signbench.data.csv_reader import _fast_parse, _header, _slow_parse, parse_csv_bytes, to_csv_bytes
+from signbench.data.csv_reader import (
+    _exact_parse,
+    _fast_parse,
+    _header,
+    _slow_parse,
+    parse_csv_bytes,
+    to_csv_bytes,
+)
 
 HEADER4 = b"label,pixel1,pixel2,pixel3,pixel4\n"
 
@@ -32,7 +39,7 @@ def test_csv_round_trip(batch, crlf, final_newline):
     npix, _, is_crlf, start = _header(data, "x")
     fast = _fast_parse(data, start, npix, is_crlf)
     assert fast is not None
-    slow_pixels, slow_labels, _, skipped = _slow_parse(data, start, npix, "x", "raise")
+    slow_pixels, slow_labels, _, skipped = _exact_parse(data, start, npix, "x", "raise")
     np.testing.assert_array_equal(fast[0], slow_pixels)
     assert [str(x) for x in fast[1]] == slow_labels and not skipped
 
@@ -53,9 +60,32 @@ def test_fast_path_never_accepts_what_the_exact_path_rejects(batch, crlf, edits)
     fast = _fast_parse(data, start, npix, is_crlf)
     if fast is None:
         return  # the exact path decides (covered by the error tests)
-    pixels, labels_, lines, skipped = _slow_parse(data, start, npix, "x", "raise")  # must not raise
+    pixels, labels_, lines, skipped = _exact_parse(data, start, npix, "x", "raise")  # must not raise
     np.testing.assert_array_equal(fast[0], pixels)
     assert fast[1].tolist() == [int(x) for x in labels_]
+
+
+@given(batch=image_batches(min_n=2, max_n=6, sides=(1, 2)), crlf=st.booleans(),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), MUTATION_BYTES), min_size=0, max_size=3))
+def test_two_lane_slow_path_equals_the_line_by_line_path(batch, crlf, edits):
+    images, labels = batch
+    data = bytearray(to_csv_bytes(images, sign_raw(labels), crlf=crlf))
+    npix, _, is_crlf, start = _header(bytes(data), "x")
+    for pos, new in edits:
+        i = start + pos % max(len(data) - start, 1)
+        data[i : i + 1] = new
+    data = bytes(data)
+    for mode in ("raise", "skip"):
+        try:
+            want = _exact_parse(data, start, npix, "x", mode)
+        except DataError as exc:
+            with pytest.raises(DataError) as info:
+                _slow_parse(data, start, npix, "x", mode)
+            assert str(info.value) == str(exc)
+            continue
+        got = _slow_parse(data, start, npix, "x", mode)
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[1:] == want[1:]
 
 
 def test_plain_and_gzip_fixtures_agree(datapath):
@@ -183,6 +213,14 @@ def test_bad_options_and_missing_file(tmp_path):
         load(tmp_path / "x.csv", on_error="ignore")
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.csv")
+
+
+def test_trailing_blank_lines_keep_the_fast_path():
+    data = HEADER4 + b"1,2,3,4,5\n\n\n"
+    npix, _, crlf, start = _header(data, "x")
+    assert _fast_parse(data, start, npix, crlf) is not None
+    assert len(parse_csv_bytes(data)) == 1
+    assert len(parse_csv_bytes(HEADER4 + b"\n\n")) == 0
 
 
 def test_header_only_is_empty_dataset():

@@ -95,7 +95,7 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
     with pytest.raises(RuntimeError, match="simulated kill"):
         main(["reproduce", "--data", str(csv_pair), "--out", str(run), "--quick", "--seed", "3"])
     out, _ = capsys.readouterr()
-    assert re.search(r"Epoch 1/2", out), "Keras progress bars are shown without --quiet"
+    assert re.search(r"Epoch 1/3", out), "Keras progress bars are shown without --quiet"
     assert "[4/12] split: done in" in out and "left)" in out
     assert "tune: FAILED" in out
     assert not list(run.rglob("half-written.bin"))
@@ -120,6 +120,8 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
     assert names == ["baseline", "regularized", "cnn", "cnn (best checkpoint)", "tuned"]
     for m in results["models"]:
         assert 0.0 <= m["test_accuracy"] <= 1.0
+    header = (run / "results.csv").read_text().splitlines()[0].split(",")
+    assert {"course_test", "seed", "git_commit", "tensorflow", "keras", "backend", "device", "threads"} <= set(header)
     assert max(m["test_accuracy"] for m in results["models"]) > 1 / 24 * 2  # it learned something
 
     md = (run / "report.md").read_text()

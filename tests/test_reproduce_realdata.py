@@ -20,5 +20,5 @@ def test_default_data_is_found_and_hash_verified(realdata, tmp_path, capsys, mon
     r = json.loads((tmp_path / "run" / "data" / "done.json").read_text())["result"]
     assert r["origin"] == "default" and r["verified"] is True
     assert (r["train_full"], r["test"], r["num_classes"]) == (27_455, 7_172, 24)
-    assert r["train"] == 3000  # --quick: a stratified subsample of the train set
+    assert abs(r["train"] - 5000) <= 24  # --quick: a stratified subsample (within one image per class)
     assert r["sha256"]["sign_mnist_train.csv"].startswith("4c2897f19fab")

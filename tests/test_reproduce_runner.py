@@ -14,8 +14,8 @@ import pytest
 from signbench.reproduce.runner import (
     DONE,
     MANIFEST,
-    Runner,
     RunError,
+    Runner,
     Stage,
     atomic_write,
     fingerprint,

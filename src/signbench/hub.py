@@ -191,7 +191,7 @@ _COURSE_SCRIPT = textwrap.dedent(
     after = float(model.evaluate(x, y, verbose=0)[0])
     print("RESULT " + json.dumps({
         "keras_module": type(model).__module__.split(".")[0],
-        "keras_version": tf.keras.__version__,
+        "keras_version": __import__("tf_keras").__version__,
         "params": int(model.count_params()),
         "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "hub_trainable_weights": len(model.layers[0].trainable_weights),

@@ -110,9 +110,13 @@ def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndar
     nfields = npix + 1
     if len(data) <= start:
         return np.zeros((0, npix), np.uint8), np.zeros(0, np.int64)
+    if data.endswith((b"\n\n", b"\n\r\n")):  # blank lines at the end are not rows
+        data = data.rstrip(b"\r\n")
     if data[-1] != _LF:
         data = data + (b"\r\n" if crlf else b"\n")
     size = len(data) - start
+    if size <= 0:
+        return np.zeros((0, npix), np.uint8), np.zeros(0, np.int64)
     b = np.frombuffer(data, dtype=np.uint8, offset=start)
     if int(b.max()) > ord("9"):  # letters, quotes above '9', UTF-8, ...
         return None
@@ -184,14 +188,54 @@ def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndar
 
 
 # ----------------------------------------------------------------------------------------- slow path
-def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
-    """Line by line, exact: (pixels, label texts, line numbers, skipped)."""
+def _exact_line(lineno: int, line: bytes, npix: int, bad):
+    """(pixels, label text) of one line, or None after reporting its first problem with ``bad``."""
     nfields = npix + 1
-    rows: list[np.ndarray] = []
-    labels: list[str] = []
-    lines: list[int] = []
-    skipped: list[Skipped] = []
+    fields = line.split(b",")
+    if len(fields) != nfields:
+        bad(lineno, None, f"expected {nfields} fields (label + {npix} pixels), got {len(fields)}")
+        return None
+    stripped = [f.strip() for f in fields[1:]]
+    if b"".join(stripped).isdigit() and all(stripped):
+        values = np.array([int(f) for f in stripped], dtype=np.int64)
+        if values.max() <= 255:
+            label = fields[0].strip().strip(b'"').strip()
+            if not label:
+                bad(lineno, "label", "empty label")
+                return None
+            try:
+                return values.astype(np.uint8), label.decode("utf-8")
+            except UnicodeDecodeError:
+                bad(lineno, "label", f"label is not UTF-8 text: {label[:20]!r}")
+                return None
+    # Something is wrong with a pixel: find the first bad one to name it.
+    for j, f in enumerate(stripped, start=1):
+        if not f:
+            bad(lineno, f"pixel{j}", "empty pixel value")
+            break
+        if f[:1] == b"-" and f[1:].isdigit():
+            bad(lineno, f"pixel{j}", f"pixel value {f.decode()} outside 0-255")
+            break
+        if not f.isdigit():
+            bad(lineno, f"pixel{j}", f"non-numeric pixel value {f[:20].decode('utf-8', 'replace')!r}")
+            break
+        if int(f) > 255:
+            bad(lineno, f"pixel{j}", f"pixel value {int(f)} outside 0-255")
+            break
+    return None
+
+
+def _lines(data: bytes, start: int):
     first_line = data.count(b"\n", 0, start) + 1
+    for lineno, raw in enumerate(data[start:].split(b"\n"), start=first_line):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line.strip():  # a blank line (the final newline, or spacing) is not a row
+            yield lineno, line
+
+
+def _exact_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
+    """Line by line, exact: (pixels, label texts, line numbers, skipped)."""
+    rows, labels, lines, skipped = [], [], [], []
 
     def bad(lineno: int, column: str | None, reason: str) -> None:
         where = f"line {lineno}" + (f", column {column}" if column else "")
@@ -199,47 +243,64 @@ def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
             raise DataError(reason, path=path, where=where)
         skipped.append(Skipped(path, where, reason))
 
-    for lineno, raw in enumerate(data[start:].split(b"\n"), start=first_line):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if not line.strip():
-            continue  # blank line (the final newline, or spacing): not a row
-        fields = line.split(b",")
-        if len(fields) != nfields:
-            bad(lineno, None, f"expected {nfields} fields (label + {npix} pixels), got {len(fields)}")
-            continue
-        pix = fields[1:]
-        stripped = [f.strip() for f in pix]
-        if b"".join(stripped).isdigit() and all(stripped):
-            values = np.array([int(f) for f in stripped], dtype=np.int64)
-            if values.max() <= 255:
-                label = fields[0].strip().strip(b'"').strip()
-                if not label:
-                    bad(lineno, "label", "empty label")
-                    continue
-                try:
-                    labels.append(label.decode("utf-8"))
-                except UnicodeDecodeError:
-                    bad(lineno, "label", f"label is not UTF-8 text: {label[:20]!r}")
-                    continue
-                rows.append(values.astype(np.uint8))
-                lines.append(lineno)
-                continue
-        # Something is wrong with a pixel: find the first bad one to name it.
-        for j, f in enumerate(stripped, start=1):
-            if not f:
-                bad(lineno, f"pixel{j}", "empty pixel value")
-                break
-            if f[:1] == b"-" and f[1:].isdigit():
-                bad(lineno, f"pixel{j}", f"pixel value {f.decode()} outside 0-255")
-                break
-            if not f.isdigit():
-                bad(lineno, f"pixel{j}", f"non-numeric pixel value {f[:20].decode('utf-8', 'replace')!r}")
-                break
-            if int(f) > 255:
-                bad(lineno, f"pixel{j}", f"pixel value {int(f)} outside 0-255")
-                break
+    for lineno, line in _lines(data, start):
+        got = _exact_line(lineno, line, npix, bad)
+        if got is not None:
+            rows.append(got[0])
+            labels.append(got[1])
+            lines.append(lineno)
     pixels = np.stack(rows) if rows else np.zeros((0, npix), np.uint8)
     return pixels, labels, lines, skipped
+
+
+def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
+    """Exact results, fast on big files with a few bad lines: (pixels, label texts, line numbers, skipped).
+
+    Lines that pass a cheap C-level check (right comma count, only digits after the label) go
+    through the vectorized parser together, with their labels set aside; the others are checked
+    one by one. If the vectorized parser rejects the cheap lines, everything is redone line by line,
+    so the first error reported is always the file's first.
+    """
+    cheap_lines, cheap_labels, cheap_rest, exact = [], [], [], []
+    for lineno, line in _lines(data, start):
+        label, _, rest = line.partition(b",")
+        label = label.strip().strip(b'"').strip()
+        if (label and rest.count(b",") == npix - 1 and rest.replace(b",", b"").isdigit()
+                and b",," not in rest and rest[:1] != b"," and rest[-1:] != b","):
+            try:
+                cheap_labels.append(label.decode("utf-8"))
+            except UnicodeDecodeError:
+                exact.append((lineno, line))
+                continue
+            cheap_lines.append(lineno)
+            cheap_rest.append(rest)
+        else:
+            exact.append((lineno, line))
+    if not cheap_lines:
+        return _exact_parse(data, start, npix, path, on_error)
+    buf = b"label,x\n" + b"".join(b"0," + r + b"\n" for r in cheap_rest)
+    fast = _fast_parse(buf, 8, npix, False)
+    if fast is None or len(fast[0]) != len(cheap_lines):
+        return _exact_parse(data, start, npix, path, on_error)
+    problems: list[Skipped] = []
+    rows, labels, lines = [], [], []
+
+    def bad(lineno: int, column: str | None, reason: str) -> None:
+        problems.append(Skipped(path, f"line {lineno}" + (f", column {column}" if column else ""), reason))
+
+    for lineno, line in exact:
+        got = _exact_line(lineno, line, npix, bad)
+        if got is not None:
+            rows.append(got[0])
+            labels.append(got[1])
+            lines.append(lineno)
+    if problems and on_error == "raise":
+        raise DataError(problems[0].reason, path=path, where=problems[0].where)
+    all_lines = np.array(cheap_lines + lines, dtype=np.int64)
+    order = np.argsort(all_lines, kind="stable")
+    pixels = np.concatenate([fast[0]] + ([np.stack(rows)] if rows else []))[order]
+    all_labels = cheap_labels + labels
+    return pixels, [all_labels[i] for i in order], all_lines[order].tolist(), problems
 
 
 # ---------------------------------------------------------------------------------------- labels

@@ -90,9 +90,9 @@ class Readiness:
 
 def readiness(model: bytes | str | os.PathLike) -> Readiness:
     """Check a TFLite model (flatbuffer bytes or path) against the Edge TPU's requirements."""
-    from signbench.deploy.runtime import interpreter
-
     from ai_edge_litert.interpreter import OpResolverType
+
+    from signbench.deploy.runtime import interpreter
 
     # Without the default (XNNPACK) delegate, so the graph shows the model's own ops.
     interp = interpreter(

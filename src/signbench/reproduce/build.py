@@ -76,7 +76,7 @@ def build_report(ctx: StageContext) -> dict:
     if "split" in results:
         s = results["split"]
         blocks.append(rep.Paragraph(
-            f"Trained on {s['train']} images; validation = a seeded, stratified {s['val']} of the test set "
+            f"Trained on {s['train']} images; validation = a seeded, stratified 20% of the test set ({s['val']} images) "
             f"(the course's protocol); test = all {s['test']} test images."
         ))
     blocks.append(rep.results_table(rows))
@@ -163,7 +163,7 @@ def build_report(ctx: StageContext) -> dict:
         ))
         blocks.append(rep.Table(
             ["model", "runtime", "test accuracy", "p50 latency (ms)", "size (bytes)"],
-            [[r["model"], r["runtime"], r["accuracy"], r["latency_ms"], r["bytes"]] for r in dep["rows"]],
+            [[r["model"], r["runtime"], r["accuracy"], f"{r['latency_ms']:.3g}", r["bytes"]] for r in dep["rows"]],
         ))
         rep.accuracy_latency_chart(dep["rows"], out / "accuracy_latency.png",
                                    title="Test accuracy vs one-image latency")
@@ -172,11 +172,11 @@ def build_report(ctx: StageContext) -> dict:
     seconds = _stage_seconds(ctx)
     if seconds:
         blocks.append(rep.Heading("Stage timings"))
-        blocks.append(rep.Table(["stage", "seconds"], [[k, v] for k, v in seconds.items()]))
+        blocks.append(rep.Table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in seconds.items()]))
         blocks.append(rep.Paragraph(f"Total before the report: {format_seconds(sum(seconds.values()))}."))
     atomic_write(out / "report.md", rep.to_markdown(blocks))
     atomic_write(out / "report.html", rep.to_html(blocks, base=out, title="signbench reproduction"))
-    atomic_write(out / "results.csv", _csv(rows))
+    atomic_write(out / "results.csv", _csv(rows, meta))
     atomic_write_json(out / "results.json", {"metadata": meta, "config": dict(cfg), "models": rows})
     figures = sorted(p.name for p in out.glob("*.png"))
     return {"models": rows, "figures": figures, "metadata": meta}
@@ -218,16 +218,20 @@ def _stage_seconds(ctx: StageContext) -> dict[str, float]:
     return out
 
 
-def _csv(rows: list[dict]) -> str:
+_META = ("date", "seed", "git_commit", "tensorflow", "keras", "litert", "backend", "device", "threads")
+
+
+def _csv(rows: list[dict], meta: dict) -> str:
+    """One row per model, our numbers next to the course's, with the run's metadata on every row."""
     buf = io.StringIO()
     fields = ["name", "train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds", "params",
-              "course_train", "course_val", "course_test"]
+              "course_train", "course_val", "course_test", *_META]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
         c = rep.COURSE.get(r["name"], {})
         w.writerow({**{k: r.get(k) for k in fields[:7]}, "course_train": c.get("train"),
-                    "course_val": c.get("val"), "course_test": c.get("test")})
+                    "course_val": c.get("val"), "course_test": c.get("test"), **{k: meta.get(k) for k in _META}})
     return buf.getvalue()
 
 

@@ -68,9 +68,13 @@ class Image:
 def _cell(v: Any) -> str:
     if v is None:
         return "-"
+    if isinstance(v, bool):
+        return str(v)
     if isinstance(v, float):
         if math.isnan(v):
             return "-"
+        if v != 0 and abs(v) < 1e-3:
+            return f"{v:.1e}"
         return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
     return str(v)
 

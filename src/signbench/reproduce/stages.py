@@ -35,17 +35,17 @@ def profile(*, quick: bool, full_tune: bool) -> dict[str, Any]:
     """Every size the stages use. ``quick`` runs the same stages, small; ``full_tune`` is the course's
     Hyperband budget (max_epochs 10) instead of the small default."""
     p: dict[str, Any] = {
-        "epochs": 2 if quick else 20,
+        "epochs": 3 if quick else 20,
         "batch_size": 128,
-        "train_limit": 3000 if quick else None,  # stratified subsample of the train set, at load
+        "train_limit": 5000 if quick else None,  # stratified subsample of the train set, at load
         "val_fraction": 0.2,  # of the official test set, the course's protocol
         "tune_max_epochs": 10 if full_tune else (2 if quick else 3),
         "tune_limit": None if full_tune and not quick else (1500 if quick else 6000),
-        "tune_retrain_epochs": 2 if quick else 20,
-        "transfer_pretrain_epochs": 2 if quick else 10,
+        "tune_retrain_epochs": 3 if quick else 20,
+        "transfer_pretrain_epochs": 3 if quick else 10,
         "transfer_shots": 10 if quick else 20,  # target-task training images per class
-        "transfer_epochs": 4 if quick else 30,
-        "transfer_pretrain_limit": 3000 if quick else None,
+        "transfer_epochs": 10 if quick else 30,
+        "transfer_pretrain_limit": None,
         "latency_runs": 50 if quick else 500,
         "calibration_size": 64 if quick else 256,
         "misclassified_shown": 32,
@@ -149,7 +149,6 @@ def stage_data(ctx: StageContext) -> dict:
     """Load the train and test sets and verify them (published SHA-256 for the real CSVs).
     ``--quick`` keeps a seeded, stratified subsample of the train set from here on."""
     from signbench.data import DataError
-    from signbench.reproduce.source import known_sha256
 
     spec = dict(ctx.config["data"])
     if spec["kind"] == "zip":
@@ -372,10 +371,11 @@ def stage_tune(ctx: StageContext) -> dict:
     np.save(ctx.out / "test_pred.npy", _labels_from(_predict(run.model, test[0])))
     plots.learning_curves(run.history, ctx.out / "learning_curves.png", title="tuned: learning curves (retrain)")
     atomic_write_json(ctx.out / "run.json", run.to_dict())
-    ctx.log(f"{len(res.trials)} trials, best {res.best_hyperparameters} (val {res.best_score:.4f})")
+    best_hp = {k: v for k, v in res.best_hyperparameters.items() if not k.startswith("tuner/")}
+    ctx.log(f"{len(res.trials)} trials, best {best_hp} (val {res.best_score:.4f})")
     return {
         "name": "tuned",
-        "best_hyperparameters": res.best_hyperparameters,
+        "best_hyperparameters": best_hp,
         "best_score": res.best_score,
         "trials": res.trials,
         "budget": {"max_epochs": p["tune_max_epochs"], "factor": 3, "train_images": int(len(keep)),
@@ -552,7 +552,8 @@ def stage_deploy(ctx: StageContext) -> dict:
     from signbench.meta import thread_count
 
     return {"best_model": best, "rows": rows, "latency_runs": p["latency_runs"], "threads": thread_count(),
-            "note": "one-image p50 latency on this machine; timings are disturbed by other load"}
+            "note": "Latencies come from this machine under whatever else ran on it: compare runtimes within "
+                    "one run, and rerun the deploy stage on a quiet machine for numbers to publish"}
 
 
 # -- 10. report ----------------------------------------------------------------------------------
@@ -572,11 +573,11 @@ def _est(quick: float, full: float, *, tune_full: float | None = None):
     return f
 
 
-_ESTIMATES = {
-    "data": _est(5, 5), "clean": _est(3, 4), "explore": _est(3, 4), "split": _est(1, 1),
-    "train-baseline": _est(6, 60), "train-regularized": _est(6, 70), "train-cnn": _est(10, 270),
-    "tune": _est(20, 400, tune_full=1500), "save-reload": _est(8, 10), "transfer": _est(15, 150),
-    "deploy": _est(30, 60), "report": _est(8, 10),
+_ESTIMATES = {  # (quick, full) seconds on a quiet 2-core CPU; the ETA rescales them by measured speed
+    "data": _est(4, 6), "clean": _est(3, 45), "explore": _est(1, 5), "split": _est(0.5, 1),
+    "train-baseline": _est(8, 60), "train-regularized": _est(5, 70), "train-cnn": _est(20, 270),
+    "tune": _est(40, 180, tune_full=1500), "save-reload": _est(6, 10), "transfer": _est(20, 90),
+    "deploy": _est(20, 60), "report": _est(5, 10),
 }
 
 _TITLES = {

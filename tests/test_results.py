@@ -1,0 +1,204 @@
+"""Result rows, atomic writes, unique raw files, tables, compare, and bench/conftest end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signbench import results
+from signbench.cli import main
+from signbench.data.locate import REPO_ROOT
+
+META = {
+    "date": "2026-11-26T21:00:00+00:00", "git_commit": "abc123", "device": "AMD EPYC", "backend": "tensorflow",
+    "tensorflow": "2.21.0", "keras": "3.15.1", "litert": "2.3.0", "threads": 2, "seed": 0,
+}
+
+
+def _run_json(latency_scale=1.0, throughput=100.0, data=None):
+    data = data if data is not None else list(np.linspace(1e-3, 2e-3, 101) * latency_scale)
+    return {
+        "benchmarks": [
+            {
+                "name": "bench_infer[cnn-tflite-int8-1]",
+                "extra_info": {
+                    "model": "cnn", "runtime": "tflite-int8", "batch_size": 1, "metric": "latency", "unit": "ms",
+                    "items_per_round": 1, "items": "images", "threads": 1,
+                    "metrics": {"agreement with keras": [1.0, "fraction"]},
+                },
+                "stats": {"data": data, "rounds": len(data), "median": float(np.median(data))},
+            },
+            {
+                "name": "bench_train[cnn]",
+                "extra_info": {
+                    "model": "cnn", "runtime": "keras-fit", "batch_size": 128, "metric": "epoch time", "unit": "s",
+                    "metrics": {"steady-state throughput": [throughput, "samples/s"], "MFU": [0.25, "fraction"]},
+                },
+                "stats": {"data": [4.0, 4.2, 4.1], "rounds": 3, "median": 4.1},
+            },
+        ],
+        "signbench": {
+            "meta": META,
+            "skipped": [{"model": "cnn", "runtime": "edgetpu", "batch_size": 1, "reason": "no compiler"}],
+        },
+    }
+
+
+def test_rows_have_every_column_and_raw_percentiles():
+    rows = results.rows_from_benchmark_json(_run_json())
+    for r in rows:
+        assert set(results.COLUMNS) <= set(r)
+    by = {(r["runtime"], r["metric"]): r for r in rows}
+    data = np.linspace(1e-3, 2e-3, 101)
+    assert by[("tflite-int8", "latency p99")]["value"] == pytest.approx(np.percentile(data, 99) * 1e3)
+    assert by[("tflite-int8", "latency p50")]["unit"] == "ms" and by[("tflite-int8", "latency p50")]["rounds"] == 101
+    assert by[("tflite-int8", "throughput")]["value"] == pytest.approx(1 / np.median(data))
+    assert by[("tflite-int8", "throughput")]["unit"] == "images/s"
+    assert by[("tflite-int8", "latency p50")]["threads"] == 1  # per-benchmark threads override the run's
+    assert by[("keras-fit", "epoch time p50")]["value"] == 4.1
+    assert by[("keras-fit", "MFU")]["value"] == 0.25 and by[("keras-fit", "MFU")]["threads"] == 2
+    skip = by[("edgetpu", "skipped")]
+    assert skip["value"] == "" and skip["note"] == "skipped: no compiler" and skip["git_commit"] == "abc123"
+
+
+def test_atomic_write_never_leaves_half_files(tmp_path, monkeypatch):
+    p = results.atomic_write(tmp_path / "t.csv", "old\n")
+    with pytest.raises(FileExistsError):
+        results.atomic_write(p, "other\n", overwrite=False)
+    assert p.read_text() == "old\n"
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt  # the run is killed between writing and renaming
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        results.atomic_write(p, "new\n")
+    assert p.read_text() == "old\n"
+    assert [q.name for q in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_raw_files_are_unique(tmp_path):
+    a = results.write_raw(_run_json(), tmp_path / "raw")
+    b = results.write_raw(_run_json(), tmp_path / "raw")
+    assert a != b and a.exists() and b.exists()
+    assert json.loads(a.read_text())["signbench"]["meta"]["git_commit"] == "abc123"
+
+
+def test_tables_csv_and_markdown(tmp_path):
+    rows = results.rows_from_benchmark_json(_run_json())
+    csv_path, md_path = results.write_tables(rows, tmp_path, "cpu", command="python3 -m pytest bench")
+    back = list(csv.DictReader(csv_path.read_text().splitlines()))
+    assert len(back) == len(rows) and list(back[0]) == results.COLUMNS
+    md = md_path.read_text()
+    assert "`python3 -m pytest bench`" in md and "| cnn | tflite-int8 | 1 | 1 | latency p99 |" in md
+    assert results.load_rows(csv_path)[0]["model"] == "cnn"
+
+
+def test_compare_flags_regressions_both_directions():
+    old = results.rows_from_benchmark_json(_run_json())
+    same = results.compare(old, old)
+    assert same and not any(t["regression"] for t in same)
+    slower = results.compare(old, results.rows_from_benchmark_json(_run_json(latency_scale=1.5)), threshold=0.1)
+    flagged = {(t["runtime"], t["metric"]) for t in slower if t["regression"]}
+    assert ("tflite-int8", "latency p99") in flagged and ("tflite-int8", "throughput") in flagged
+    assert ("keras-fit", "steady-state throughput") not in flagged
+    faster = results.compare(old, results.rows_from_benchmark_json(_run_json(latency_scale=0.5)))
+    assert not any(t["regression"] for t in faster)
+    less = results.compare(old, results.rows_from_benchmark_json(_run_json(throughput=80.0)), threshold=0.1)
+    assert {(t["runtime"], t["metric"]) for t in less if t["regression"]} == {("keras-fit", "steady-state throughput")}
+    within = results.compare(old, results.rows_from_benchmark_json(_run_json(throughput=95.0)), threshold=0.1)
+    assert not any(t["regression"] for t in within)
+
+
+def test_compare_command(tmp_path, capsys):
+    old = results.write_raw(_run_json(), tmp_path)
+    new = results.write_raw(_run_json(latency_scale=2.0), tmp_path)
+    assert main(["compare", str(old), str(old)]) == 0
+    assert main(["compare", str(old), str(new), "--threshold", "0.2"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION" in out and "latency p99" in out
+    assert main(["compare", str(old), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["compare", str(old), str(bad)]) == 2
+
+
+TINY_BENCH = '''
+import pytest
+
+def bench_tiny(benchmark):
+    benchmark.extra_info.update(model="m", runtime="python", batch_size=1, metric="latency", unit="us",
+                                items_per_round=1, items="calls", metrics={"answer": [42, "things"]})
+    assert benchmark.pedantic(sum, args=(range(100),), rounds=150, iterations=1) == 4950
+
+def bench_absent(benchmark):
+    pytest.skip("no such device here")
+'''
+
+
+def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
+    """A real pytest-benchmark run through bench/conftest.py: raw JSON with every round, tables."""
+    shutil.copy(REPO_ROOT / "bench" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
+    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-enable",
+           "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (raw,) = (tmp_path / "out" / "raw").glob("*.json")
+    run = json.loads(raw.read_text())
+    assert len(run["benchmarks"][0]["stats"]["data"]) == 150
+    assert results.write_raw(run, raw.parent) != raw  # a second run gets its own raw file
+    rows = list(csv.DictReader((tmp_path / "out" / "cpu.csv").read_text().splitlines()))
+    by = {(r["runtime"], r["metric"]): r for r in rows}
+    p99 = np.percentile(run["benchmarks"][0]["stats"]["data"], 99) * 1e6
+    assert float(by[("python", "latency p99")]["value"]) == pytest.approx(p99, rel=1e-9)
+    assert by[("python", "answer")]["value"] == "42" and by[("python", "answer")]["unit"] == "things"
+    assert by[("", "skipped")]["note"] == "skipped: no such device here"
+    assert by[("python", "latency p50")]["git_commit"] and by[("python", "latency p50")]["tensorflow"]
+    assert (tmp_path / "out" / "cpu.md").read_text().startswith("# signbench results: cpu")
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_smoke_run_writes_nothing(tmp_path):
+    shutil.copy(REPO_ROOT / "bench" / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
+    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
+         "--results-dir", "out", "bench_tiny.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not Path(tmp_path / "out").exists()
+
+
+def test_train_flops_per_sample_by_hand():
+    keras = pytest.importorskip("keras")
+    from signbench.flops import forward_flops, matmul_peak, train_flops_per_sample
+    from signbench.models import build
+
+    cnn = build("cnn")
+    conv = 2 * 26 * 26 * 75 * 3 * 3 * 1
+    dense = 2 * (13 * 13 * 75 * 256 + 256 * 128 + 128 * 24)
+    assert forward_flops(cnn) == conv + dense
+    # forward + weight gradients everywhere + input gradients for all but the first layer
+    assert train_flops_per_sample(cnn) == 3 * (conv + dense) - conv
+    # a frozen first part needs no weight gradients and no input gradients before the first trainable layer
+    inputs = keras.Input((28, 28, 1))
+    frozen = keras.layers.Conv2D(8, 3, trainable=False)(inputs)
+    out = keras.layers.Dense(24)(keras.layers.Flatten()(frozen))
+    model = keras.Model(inputs, out)
+    f_conv, f_dense = 2 * 26 * 26 * 8 * 9, 2 * 26 * 26 * 8 * 24
+    assert train_flops_per_sample(model) == f_conv + 2 * f_dense
+    assert matmul_peak(64, repeats=3) > 1e6  # FLOP/s: positive and finite
