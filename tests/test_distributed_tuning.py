@@ -116,7 +116,7 @@ def test_a_search_whose_workers_all_die_fails_loudly_and_leaves_no_process(tmp_p
     with pytest.raises(TuningError, match="every worker exited") as err, search:
         search.start()
         search.wait(timeout_s=TIMEOUT_S)
-    assert "unknown data kind 'no-such-data'" in str(err.value)
+    assert "unknown data kind 'no-such-data'" in str(err.value)  # the worker's error, in the message
     assert all(c.poll() is not None for c in [search.chief, *search.workers.values()])
     assert search.lost == ["worker0"]
 

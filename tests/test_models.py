@@ -20,11 +20,15 @@ def test_hand_formulas_match_course_counts():
     assert expected_cnn_params((28, 28, 1), 24) == COURSE_PARAMS["cnn"]
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize(
-    "shape,classes",
-    [((12, 12, 3), 2), ((10, 10, 3), 4)],  # binary RGB (Malaria/Tumor-like), multiclass RGB (Tom&Jerry-like)
-    ids=["binary-rgb", "multiclass-rgb"],
+    "name,shape,classes",
+    [  # binary RGB (Malaria/Tumor-like) for every builder, multiclass RGB (Tom&Jerry-like) for the CNN
+        ("baseline", (12, 12, 3), 2),
+        ("regularized", (12, 12, 3), 2),
+        ("cnn", (12, 12, 3), 2),
+        ("cnn", (10, 10, 3), 4),
+    ],
+    ids=["baseline-binary-rgb", "regularized-binary-rgb", "cnn-binary-rgb", "cnn-multiclass-rgb"],
 )
 def test_other_dataset_variants_meet_contract(name, shape, classes):
     model = build(name, classes, shape)

@@ -136,3 +136,40 @@ def test_learning_curves_from_run_result(data, tmp_path):
     train, _ = data
     r = fit("baseline", train, seed=0, epochs=2, batch_size=32)
     assert learning_curves(r, tmp_path / "r.png").stat().st_size > 5_000
+
+
+def _write_sign_csv(path, per_class, seed):
+    import gzip
+
+    rng = np.random.default_rng(seed)
+    raw_labels = [r for r in range(25) if r != 9]
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    for raw in raw_labels:
+        for _ in range(per_class):
+            lines.append(f"{raw}," + ",".join(map(str, rng.integers(0, 256, 784))))
+    with gzip.open(path, "wt", newline="") as f:
+        f.write("\r\n".join(lines) + "\r\n")
+
+
+def test_course_command_writes_both_tables(tmp_path):
+    import csv
+
+    from signbench.cli import main
+
+    _write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", 4, 0)
+    _write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", 5, 1)
+    out = tmp_path / "results"
+    rc = main(["course", "--data-dir", str(tmp_path), "--epochs", "2", "--models", "baseline", "cnn",
+               "--out", str(out), "--run-dir", str(tmp_path / "run")])
+    assert rc == 0
+    rows = list(csv.DictReader((out / "course_reproduction.csv").open()))
+    assert [r["model"] for r in rows] == ["baseline", "cnn"]
+    for r in rows:
+        assert r["num_train"] == "96" and r["num_val"] == "24" and r["num_test"] == "120"
+        assert r["epochs_run"] == "2" and r["seed"] == "0" and r["git_commit"] and r["tensorflow"]
+        assert 0 <= float(r["best_ckpt_test_accuracy"]) <= 1
+    assert rows[0]["course_test"] == "0.7616" and rows[1]["course_best_ckpt_test"] == "0.8826"
+    md = (out / "course_reproduction.md").read_text()
+    assert "| baseline |" in md and "(0.9999)" in md and "(0.8826)" in md
+    assert (tmp_path / "run" / "cnn_best.weights.h5").is_file() and (tmp_path / "run" / "cnn_curves.png").is_file()
+    assert RunResult.from_json(tmp_path / "run" / "baseline.json").epochs_run == 2

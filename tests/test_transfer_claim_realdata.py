@@ -20,7 +20,14 @@ import numpy as np
 import pytest
 
 from signbench.data import load_sign_mnist
-from signbench.transfer import SOURCE_LETTERS, _target_data, compare, letters_subset, pretrain_backbone, save_backbone
+from signbench.transfer import (
+    SOURCE_LETTERS,
+    compare,
+    letters_subset,
+    pretrain_backbone,
+    save_backbone,
+    target_data,
+)
 
 pytestmark = pytest.mark.realdata
 
@@ -42,7 +49,7 @@ def pretrained(realdata, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def comparison(realdata, pretrained):
-    train, val = _target_data(realdata, VAL_ROWS, 0)
+    train, val = target_data(realdata, VAL_ROWS, 0)
     assert len(val) == VAL_ROWS and set(np.unique(val.labels)) == set(range(12))
     return compare(pretrained["weights"], train, val, seeds=SEEDS, per_class=PER_CLASS, epochs=100, batch_size=16)
 

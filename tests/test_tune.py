@@ -29,7 +29,7 @@ def test_hyperband_tiny_budget_completes_and_retrains(tmp_path):
     assert res.best_score == max(t["score"] for t in res.trials)
     run = res.run
     assert 1 <= run.epochs_run <= 3 and run.val_accuracy is not None
-    assert run.model.layers[2].units == hp["units"]
+    assert run.model.layers[3].units == hp["units"]
     assert float(run.model.optimizer.learning_rate) == pytest.approx(hp["learning_rate"])
     assert run.metadata["best_hyperparameters"] == hp and run.metadata["seed"] == 0
     again = tune(train, val, seed=0, directory=tmp_path / "run2", max_epochs=2, retrain_epochs=1, batch_size=16)

@@ -138,9 +138,8 @@ def train(
     )
     seconds = time.perf_counter() - t0
     h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    start = int(recipe.epochs * recipe.start_from_fraction)
-    watched = h["val_loss"][start:] or h["val_loss"]
-    best = int(np.argmin(watched)) + (start if h["val_loss"][start:] else 0)
+    # The epoch whose weights EarlyStopping restored (the last one if it never watched any).
+    best = int(stop.best_epoch) if stop.best_weights is not None else len(h["loss"]) - 1
     return TrainResult(
         model=model,
         history=h,

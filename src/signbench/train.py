@@ -90,8 +90,8 @@ class RunResult:
     test_loss: float | None = None
     gap: float | None = None  # final train accuracy minus final val accuracy
     stopped_early: bool = False
-    wall_time_s: float = 0.0
-    samples_per_s: float = 0.0
+    wall_time_s: float = 0.0  # the model.fit call, per-epoch validation included
+    samples_per_s: float = 0.0  # training images x epochs run / wall_time_s
     metadata: dict[str, Any] = field(default_factory=dict)
     model: Any = field(default=None, repr=False, compare=False)
 

@@ -40,6 +40,7 @@ __all__ = [
     "model_selection",
     "pretrain_backbone",
     "resized_dataset",
+    "target_data",
     "save_backbone",
     "write_table",
 ]
@@ -342,7 +343,9 @@ def write_table(rows: list[dict], out_dir: str | Path, stem: str = "model_select
 
 # ----------------------------------------------------------------------------- command
 
-def _target_data(data_dir, val_rows: int | None, seed: int):
+def target_data(data_dir, val_rows: int | None, seed: int):
+    """Target task: letters N-Y of the train CSV (to draw few samples from) and of the test CSV
+    (validation; ``val_rows`` of them drawn by ``seed``, all when None or 0)."""
     from signbench.data import load_sign_mnist
 
     train = letters_subset(load_sign_mnist("train", data_dir), TARGET_LETTERS)
@@ -386,7 +389,7 @@ def run(args) -> int:
         return 0
     if not weights.is_file():
         raise UserError(f"{weights} not found; run `signbench transfer pretrain --work {args.work}` first")
-    train, val = _target_data(args.data_dir, args.val_rows, args.seed)
+    train, val = target_data(args.data_dir, args.val_rows, args.seed)
     if args.action == "compare":
         rows = compare(weights, train, val, seeds=args.seeds, per_class=args.per_class, epochs=args.epochs,
                        batch_size=args.batch_size)

@@ -130,9 +130,21 @@ def _load_data(spec: SearchSpec):
         order = rng(spec.seed, "tune/split").permutation(len(y))[: spec.data.get("n")]
         x, y = x[order], y[order]
     else:
-        raise ValueError(f"unknown data kind {kind!r}")
+        _check_data(spec)
     n_val = max(1, int(round(len(y) * spec.validation_split)))
     return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val])
+
+
+DATA_KINDS = ("synthetic", "sign_mnist", "csv")
+
+
+def _check_data(spec: SearchSpec) -> None:
+    """Fail fast (before TensorFlow loads) on a data spec no worker could load."""
+    kind = spec.data.get("kind")
+    if kind not in DATA_KINDS:
+        raise ValueError(f"unknown data kind {kind!r}; choose one of {DATA_KINDS}")
+    if kind == "csv" and not Path(spec.data.get("path", "")).is_file():
+        raise FileNotFoundError(f"no such data file: {spec.data.get('path')}")
 
 
 def _num_classes_and_shape(spec: SearchSpec):
@@ -281,6 +293,8 @@ def process_main(spec_path: str) -> int:
     """Run this process's part of the search: the chief serves the oracle, a worker trains trials."""
     spec = SearchSpec.load(spec_path)
     tuner_id = os.environ.get(ENV_ID, "tuner0")
+    if CHIEF_ID not in tuner_id:
+        _check_data(spec)  # the chief never loads data
     from signbench.seeds import derive
     from signbench.train import seed_everything
 
@@ -547,8 +561,6 @@ def run(args) -> int:
     if args.workers < 0:
         raise UserError("--workers must be >= 0")
     spec = _spec_from_args(args)
-    if spec.data["kind"] == "csv" and not Path(spec.data["path"]).is_file():
-        raise FileNotFoundError(f"no such data file: {spec.data['path']}")
     if args.print_env:
         if args.workers < 1:
             raise UserError("--print-env needs --workers N >= 1")
@@ -556,6 +568,7 @@ def run(args) -> int:
         spec.save(spec.project_dir / SPEC)
         print(host_recipe(spec, args.workers, args.print_env, args.port or 8000))
         return 0
+    _check_data(spec)  # here, not for --print-env: the data need only exist on the worker hosts
     if args.workers == 0:
         if spec.tuner != "hyperband":
             raise UserError("the in-process search (--workers 0) is signbench.tune's Hyperband; drop --tuner random")

@@ -48,6 +48,7 @@ IMAGENET_WEIGHTS = {
     "inception_v3": {
         "url": "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "filename": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
         "md5": "bcbd6486424b2319ff4ef7d526e38f63",
         "sha256": os.environ.get("SIGNBENCH_IMAGENET_SHA256") or None,
     },
@@ -97,7 +98,7 @@ def fetch_imagenet(
     entry = IMAGENET_WEIGHTS[which]
     src = url or entry["url"]
     pinned = (sha256 or entry["sha256"] or "").lower() or None
-    dest = Path(cache if cache is not None else cache_dir() / "weights") / Path(entry["url"]).name
+    dest = Path(cache if cache is not None else cache_dir() / "weights") / entry["filename"]
     record = dest.with_name(dest.name + ".sha256")
     if dest.is_file():
         want = pinned or (record.read_text().strip() if record.is_file() else None)
