@@ -72,6 +72,8 @@ class Runs:
         else:
             raise ValueError(kind)
         r.model = None  # keep memory flat across the module
+        print(f"[claims] {kind} seed {seed}: train {r.train_accuracy:.4f} val {r.val_accuracy} "
+              f"gap {r.gap} epochs {r.epochs_run} ({r.wall_time_s:.0f} s)", flush=True)
         self.summary.setdefault(kind, {})[seed] = {
             k: getattr(r, k)
             for k in ("train_accuracy", "val_accuracy", "gap", "best_val_accuracy", "best_val_epoch", "epochs_run")
@@ -117,6 +119,16 @@ def test_cnn_has_a_higher_val_accuracy_than_baseline(runs):
     assert diff.min() > spread, f"smallest margin {diff.min():.4f} is within the seed spread {spread:.4f}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "finding: at this CI size (4,800 images, 10 epochs) the CNN's train-val gap is LARGER than the "
+        "baseline's (seed 0: CNN train 0.9858 / val 0.7624, gap 0.2235; baseline train 0.6769 / val "
+        "0.5610, gap 0.1159): the CNN fits the training set much faster while the baseline has not yet "
+        "overfit. The course's claim shows only near convergence (full data, 20 epochs: see "
+        "results/course_reproduction.md). Strict: an XPASS fails the suite, so a change is noticed."
+    ),
+)
 def test_cnn_has_a_smaller_gap_than_baseline(runs):
     diff, spread = _compare(runs, "cnn", "baseline", "gap", lower_is_better=True)
     assert np.all(diff > 0), f"CNN gap not smaller for every seed: margins {diff}"

@@ -223,3 +223,12 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
 @pytest.mark.parametrize("s,text", [(3.25, "3.2s"), (75, "1m15s"), (3725, "1h02m05s")])
 def test_format_seconds(s, text):
     assert format_seconds(s) == text
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = atomic_write(tmp_path / "r.md", "x")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644

@@ -42,7 +42,7 @@ def _run_json(latency_scale=1.0, throughput=100.0, data=None):
                     "model": "cnn", "runtime": "keras-fit", "batch_size": 128, "metric": "epoch time", "unit": "s",
                     "metrics": {"steady-state throughput": [throughput, "samples/s"], "MFU": [0.25, "fraction"]},
                 },
-                "stats": {"data": [4.0, 4.2, 4.1], "rounds": 3, "median": 4.1},
+                "stats": {"data": [4.0, 4.2, 4.1], "rounds": 3, "median": 4.1},  # p50 only
             },
         ],
         "signbench": {
@@ -64,6 +64,7 @@ def test_rows_have_every_column_and_raw_percentiles():
     assert by[("tflite-int8", "throughput")]["unit"] == "images/s"
     assert by[("tflite-int8", "latency p50")]["threads"] == 1  # per-benchmark threads override the run's
     assert by[("keras-fit", "epoch time p50")]["value"] == 4.1
+    assert ("keras-fit", "epoch time p99") not in by  # 3 rounds: no tail percentiles
     assert by[("keras-fit", "MFU")]["value"] == 0.25 and by[("keras-fit", "MFU")]["threads"] == 2
     skip = by[("edgetpu", "skipped")]
     assert skip["value"] == "" and skip["note"] == "skipped: no compiler" and skip["git_commit"] == "abc123"

@@ -162,13 +162,13 @@ def test_course_command_writes_both_tables(tmp_path):
     rc = main(["course", "--data-dir", str(tmp_path), "--epochs", "2", "--models", "baseline", "cnn",
                "--out", str(out), "--run-dir", str(tmp_path / "run")])
     assert rc == 0
-    rows = list(csv.DictReader((out / "course_reproduction.csv").open()))
+    rows = list(csv.DictReader((out / "course_reproduction.csv").read_text().splitlines()))
     assert [r["model"] for r in rows] == ["baseline", "cnn"]
     for r in rows:
         assert r["num_train"] == "96" and r["num_val"] == "24" and r["num_test"] == "120"
         assert r["epochs_run"] == "2" and r["seed"] == "0" and r["git_commit"] and r["tensorflow"]
         assert 0 <= float(r["best_ckpt_test_accuracy"]) <= 1
-    assert rows[0]["course_test"] == "0.7616" and rows[1]["course_best_ckpt_test"] == "0.8826"
+    assert float(rows[0]["course_test"]) == 0.7616 and float(rows[1]["course_best_ckpt_test"]) == 0.8826
     md = (out / "course_reproduction.md").read_text()
     assert "| baseline |" in md and "(0.9999)" in md and "(0.8826)" in md
     assert (tmp_path / "run" / "cnn_best.weights.h5").is_file() and (tmp_path / "run" / "cnn_curves.png").is_file()

@@ -353,3 +353,34 @@ def test_cli_needs_a_pretrained_backbone(tmp_path, capsys):
     assert main(["transfer", "compare", "--work", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "backbone.weights.h5 not found" in err and "transfer pretrain" in err
+
+
+def test_model_selection_rows_on_synthetic_data(tmp_path):
+    """The table producer end to end on tiny synthetic data (InceptionV3 left out: its builder is
+    covered above; the committed command includes it)."""
+    from signbench.transfer import (
+        SOURCE_LETTERS,
+        TARGET_LETTERS,
+        letters_subset,
+        model_selection,
+        pretrain_backbone,
+        save_backbone,
+        write_table,
+    )
+
+    ds = synthetic(3)
+    source = letters_subset(ds, SOURCE_LETTERS)
+    bb, _ = pretrain_backbone(source, seed=0, epochs=1)
+    weights = save_backbone(bb, tmp_path / "pre")["weights"]
+    target = letters_subset(ds, TARGET_LETTERS)
+    rows = model_selection(weights, target, target, source=source, work_dir=tmp_path / "work", seed=0,
+                           per_class=2, epochs=1, batch_size=8, big_epochs=1, pretrain_epochs=1, inception=False)
+    assert [r["model"] for r in rows] == ["course_cnn", "small_backbone_transfer", "mobilenet_v2_alpha0.35"]
+    cnn, small, mobile = rows
+    assert cnn["params"] == 3_281_798 - (128 * 24 + 24) + (128 * 12 + 12)  # course CNN, 12 classes
+    assert small["trainable_params"] == 128 * 128 + 128 + 128 * 12 + 12
+    assert mobile["trainable_params"] == 1280 * 128 + 128 + 128 * 12 + 12 and mobile["input"] == "32x32x3"
+    assert (tmp_path / "work" / "mobilenet_v2_0.35_source.weights.h5").is_file()
+    for r in rows:
+        assert 0 <= r["val_accuracy"] <= 1 and r["latency_ms_p50"] > 0 and r["git_commit"] and r["seed"] == 0
+    assert "mobilenet_v2_alpha0.35" in write_table(rows, tmp_path)["md"].read_text()

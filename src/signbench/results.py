@@ -44,6 +44,8 @@ COLUMNS = [
 _META = ["date", "git_commit", "device", "backend", "tensorflow", "keras", "litert", "threads", "seed"]
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 PERCENTILES = (50, 90, 99)
+#: p90 / p99 rows only for benchmarks with at least this many rounds (else p50 alone).
+MIN_ROUNDS_FOR_TAILS = 20
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool = True) -> Path:
@@ -123,13 +125,13 @@ def rows_from_benchmark_json(output_json: dict) -> list[dict]:
         if scale is None:  # not a time unit: report seconds, say what one round was
             scale, unit = 1.0, "s"
         rounds = stats.get("rounds", len(data))
-        if data:
+        if len(data) >= MIN_ROUNDS_FOR_TAILS:
             for q in PERCENTILES:
                 rows.append(row(info, f"{metric} p{q}", _percentile(data, q) / scale, unit, rounds))
             median = _percentile(data, 50)
-        elif stats:
-            rows.append(row(info, f"{metric} p50", stats["median"] / scale, unit, rounds))
-            median = stats["median"]
+        elif data or stats:  # too few rounds for p90/p99 to mean anything: the median only
+            median = _percentile(data, 50) if data else stats["median"]
+            rows.append(row(info, f"{metric} p50", median / scale, unit, rounds))
         else:
             continue
         items = info.get("items_per_round")
