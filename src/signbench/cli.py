@@ -58,4 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run through the imported module so its UserError is the one the stage modules raise.
+    from signbench.cli import main as _main
+
+    sys.exit(_main())
