@@ -47,7 +47,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, preset):
 
     train, _ = sign_data
     smoke = bench_cfg.smoke
-    n = 512 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192))
+    n = 2048 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192))
     rounds = 1 if smoke else int(os.environ.get("SIGNBENCH_SPEED_ROUNDS", 3))
     x8, y = _subset(train, n, bench_cfg.seed)
     plain, plain_kw = prepare("cnn", x8, y, seed=bench_cfg.seed, num_classes=train.num_classes)

@@ -83,9 +83,9 @@ PRESETS: dict[str, SpeedOptions] = {
 }
 
 
-#: The preset ``bench_speed_full_length`` and the README recommend: the two options that won in
-#: results/train_speed.md (XLA and bf16 lost there; re-measure on your machine).
-RECOMMENDED = "uint8+batch512"
+#: The preset ``bench_speed_full_length`` and the README recommend: the best measured in
+#: results/train_speed*.md on a loaded machine (XLA and bf16 lost there; re-measure on yours).
+RECOMMENDED = "uint8"
 
 
 def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:

@@ -1,6 +1,6 @@
 """Model builders (Keras 3 APIs only, so they run under any Keras backend)."""
 
-from signbench.models.course import baseline, build, cnn, hypermodel, regularized, MODEL_NAMES
+from signbench.models.course import MODEL_NAMES, baseline, build, cnn, hypermodel, regularized
 from signbench.models.plus import cnn_plus
 from signbench.models.transfer import inception_mixed7
 
