@@ -1,11 +1,43 @@
 """The course's overfitting and callback claims, asserted on the real Sign Language MNIST.
 
-Protocol (course's, scaled down to fit CI): for each seed, a seeded stratified subset of
-``N_TRAIN`` training images (same 24-class proportions), validation = a seeded stratified 20% of the
-official test CSV (1,435 images), batch 128. Each (model, seed) trains once per session (cached in a
-module fixture); a comparison holds for *every* seed with a margin larger than the seed-to-seed
-spread (max - min over seeds) of the quantities compared, measured in the same run. The measured
-numbers are written to ``claims_summary.json`` in a temporary folder and printed (``pytest -s``).
+Protocol (the course's, scaled down to fit CI; fixed before measuring and applied to every seed):
+for seed in 0, 1, 2: train = a seeded stratified subset of ``N_TRAIN`` = 4,800 training images (200
+per class), validation = a seeded stratified 20% of the official test CSV (1,435 images), batch 128,
+Adam 1e-3. Why this size: the dense models run about 4,000 images/s and the CNN about 2,100 here,
+so three seeds of three models fit a few CPU-minutes; the full CSV for 20 epochs (course length)
+takes ~5 minutes per CNN seed, too long for CI (see results/course_reproduction.md for that run).
+
+Runs (each trains once per session, cached in the module fixture ``runs``):
+- baseline and regularized: ``EPOCHS`` = 10 epochs.
+- CNN: one run per seed that carries every callback claim. Phase 1 fits with the course's threshold
+  callback (stop once train accuracy > 0.95) and the best-only ``ModelCheckpoint(val_accuracy)``;
+  phase 2 continues the same model (``initial_epoch``) to ``ES_LIMIT`` = 15 epochs with
+  ``EarlyStopping(monitor="loss", patience=3)`` and the same checkpoint instance. The three-model
+  comparison reads the CNN's epoch-10 numbers from this joined history (they equal the previous
+  uninterrupted 10-epoch run's, seed 0: train 0.9858 / val 0.7624).
+
+A comparison holds for *every* seed with a smallest margin larger than the seed-to-seed spread
+(max - min over seeds, larger of the two sides). Measured (2 shared cores, TF 2.21, Keras 3.15):
+
+| claim (per seed 0 / 1 / 2)        | better side              | worse side (baseline)    | margins                  | spread | result |
+|-----------------------------------|--------------------------|--------------------------|--------------------------|--------|--------|
+| regularized gap < baseline gap    | -0.0148 / -0.0019 / -0.0075 | 0.1159 / 0.1694 / 0.1144 | 0.131 / 0.171 / 0.122 | 0.055 | holds |
+| CNN val acc > baseline val acc    | 0.7624 / 0.7693 / 0.7875 | 0.5610 / 0.5331 / 0.5470 | 0.201 / 0.236 / 0.240    | 0.028  | holds |
+| CNN gap < baseline gap            | 0.2235 / 0.2144 / 0.1905 | 0.1159 / 0.1694 / 0.1144 | -0.108 / -0.045 / -0.076 | 0.055  | does NOT hold (strict xfail) |
+
+- Threshold callback: stops the CNN at epoch 8 of 10 for every seed (train acc 0.9600 / 0.9550 /
+  0.9592; epoch 7: 0.9362 / 0.9335 / 0.9292). Holds.
+- EarlyStopping(loss, patience=3) on the CNN: never fires in 15 epochs for any seed; training loss
+  falls every epoch (epoch 15: 0.0297 / 0.0287 / 0.0364). Finding (strict xfail).
+- Best-only checkpoint: reloaded val accuracy equals the history maximum for every seed (0.8007 /
+  0.7798 / 0.7958). Best epoch != last only for seed 1 (epoch 14, 0.7798 > last 0.7784); for seeds
+  0 and 2 val accuracy still rises at epoch 15, so "not the last" is a strict xfail over all seeds.
+- Full size, seed 0 only (27,455 images, 20 epochs): CNN gap 0.1756 < baseline 0.2098 (held);
+  CNN best checkpoint at epoch 4 of 20.
+
+The measured numbers are written to ``claims_summary.json`` in a temporary folder and printed
+(``pytest -s``). Cost: about 480-490 CPU-seconds (user+sys) for the file; 9-12 min wall measured on
+the shared, loaded 2 cores (69-84% of one core), an estimated 4-5 min on 2 quiet cores.
 """
 
 from __future__ import annotations
@@ -159,10 +191,11 @@ def test_cnn_has_a_higher_val_accuracy_than_baseline(runs):
     strict=True,
     reason=(
         "finding: at this CI size (4,800 images, 10 epochs) the CNN's train-val gap is LARGER than the "
-        "baseline's (seed 0: CNN train 0.9858 / val 0.7624, gap 0.2235; baseline train 0.6769 / val "
-        "0.5610, gap 0.1159): the CNN fits the training set much faster while the baseline has not yet "
-        "overfit. The course's claim shows only near convergence (full data, 20 epochs: see "
-        "results/course_reproduction.md). Strict: an XPASS fails the suite, so a change is noticed."
+        "baseline's for every seed (CNN 0.2235 / 0.2144 / 0.1905, baseline 0.1159 / 0.1694 / 0.1144; "
+        "margins -0.108 / -0.045 / -0.076): the CNN fits the training set much faster while the "
+        "baseline (train 0.66-0.70) has not yet overfit. At full size (27,455 images, 20 epochs, seed 0 "
+        "only, results/course_reproduction.md) it held: CNN 0.1756 < baseline 0.2098 (margin 0.034). "
+        "Strict: an XPASS fails the suite, so a change is noticed."
     ),
 )
 def test_cnn_has_a_smaller_gap_than_baseline(runs):
@@ -182,8 +215,9 @@ def test_threshold_callback_stops_before_the_epoch_limit(runs, seed):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="finding: EarlyStopping(monitor='loss', patience=3) on the CNN never fires within ES_LIMIT "
-    "epochs (numbers in the module docstring). Strict: an XPASS fails the suite, so a change is noticed.",
+    reason="finding: EarlyStopping(monitor='loss', patience=3) on the CNN never fires within 15 epochs "
+    "for any seed: training loss falls every epoch (epoch 15: 0.0297 / 0.0287 / 0.0364 for seeds "
+    "0 / 1 / 2). Strict: if every seed starts stopping early, the XPASS fails the suite.",
 )
 def test_early_stopping_stops_before_the_epoch_limit(runs):
     fired = {}
@@ -198,10 +232,21 @@ def test_early_stopping_stops_before_the_epoch_limit(runs):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_best_checkpoint_reloads_the_best_val_accuracy_not_the_last(runs, seed):
+def test_best_checkpoint_reloads_the_best_val_accuracy(runs, seed):
     r = runs.get("cnn", seed)
     vacc = r.history["val_accuracy"]
     reloaded = r.metadata["claims_reloaded_val_accuracy"]
-    assert r.best_val_epoch != len(vacc), f"best epoch was the last one, the claim is not exercised: {vacc}"
     assert reloaded == pytest.approx(max(vacc), abs=1e-6), f"reloaded {reloaded}, best {max(vacc)}: {vacc}"
-    assert reloaded > vacc[-1], f"reloaded {reloaded} is not above the last epoch's {vacc[-1]}"
+    if r.best_val_epoch != len(vacc):  # only then does "best, not last" tell best-only from save-last
+        assert reloaded > vacc[-1], f"reloaded {reloaded} is not above the last epoch's {vacc[-1]}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: at this protocol the CNN's validation accuracy is still rising at epoch 15 for "
+    "seeds 0 and 2 (best epoch = last epoch: 0.8007 and 0.7958), so 'best, not last' is exercised "
+    "only for seed 1 (best 0.7798 at epoch 14 > last 0.7784: one image). Strict: an XPASS fails.",
+)
+def test_best_checkpoint_best_epoch_is_not_the_last_for_every_seed(runs):
+    last = {s: (runs.get("cnn", s).best_val_epoch, runs.get("cnn", s).epochs_run) for s in SEEDS}
+    assert all(best != n for best, n in last.values()), f"(best epoch, last epoch) per seed: {last}"

@@ -281,8 +281,6 @@ def test_data_as_folder_tree(tmp_path, capsys):
             p.parent.mkdir(parents=True, exist_ok=True)
             PILImage.fromarray(img).save(p)
     rc, _, err = _run(capsys, "--data", tmp_path / "tree", "--out", tmp_path / "r", "--until", "data")
-    if rc == 2 and "format" in err:
-        pytest.skip(f"signbench.data.load does not read folder trees yet: {err.strip()}")
     assert rc == 0, err
     r = _data_result(tmp_path / "r")
     assert r["kind"] == "folder-pair" and r["train"] == r["test"] == 96 and r["class_names"] == letters

@@ -386,3 +386,33 @@ def test_model_selection_rows_on_synthetic_data(tmp_path):
     for r in rows:
         assert 0 <= r["val_accuracy"] <= 1 and r["latency_ms_p50"] > 0 and r["git_commit"] and r["seed"] == 0
     assert "mobilenet_v2_alpha0.35" in write_table(rows, tmp_path)["md"].read_text()
+
+
+def test_mobilenet_pretraining_leaves_settled_batchnorm_statistics():
+    """Regression: keras.applications MobileNetV2's BN momentum 0.999 left the moving statistics at
+    their initial values after a short pretraining, so the frozen base (inference mode) ran on
+    statistics its training never saw and the transfer row sat at chance. After
+    ``pretrain_mobilenet`` every BN layer has momentum 0.9 and the moving statistics are those of the
+    pretraining data: inference mode reproduces the training-mode (batch statistics) forward pass."""
+    from signbench.transfer import pretrain_mobilenet
+
+    r = np.random.default_rng(0)
+    x = (r.random((48, 32, 32, 3)) * 0.5 + 0.25).astype("float32")
+    y = np.arange(48) % 3
+    base, _ = pretrain_mobilenet(x, y, 3, epochs=1, seed=0, batch_size=16)
+    bns = mt.batchnorm_layers(base)
+    assert len(bns) == 52 and {b.momentum for b in bns} == {0.9}
+    # First BN: its moving mean/variance are the statistics of its input (Conv1's output) over x.
+    conv = keras.Model(base.input, base.get_layer("Conv1").output)(x).numpy()
+    first = base.get_layer("bn_Conv1")
+    np.testing.assert_allclose(first.moving_mean.numpy(), conv.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(first.moving_variance.numpy(), conv.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+    # Every BN (x fits in one re-estimation batch): inference output == training-mode output.
+    infer = base(x, training=False).numpy()
+    train = base(x, training=True).numpy()
+    np.testing.assert_allclose(infer, train, rtol=1e-3, atol=1e-3 * float(np.abs(train).max()))
+    # The momenta are kept after re-estimation, and re-estimating changes only BN moving statistics.
+    before = [w.numpy().copy() for w in base.trainable_weights]
+    assert mt.reestimate_bn_statistics(base, x, batch_size=16) == 3
+    assert {b.momentum for b in bns} == {0.9}
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, base.trainable_weights, strict=True))

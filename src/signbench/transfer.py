@@ -39,6 +39,7 @@ __all__ = [
     "letters_subset",
     "model_selection",
     "pretrain_backbone",
+    "pretrain_mobilenet",
     "resized_dataset",
     "target_data",
     "save_backbone",
@@ -241,7 +242,6 @@ def model_selection(weights: str | Path, target_train: LabeledImages, target_val
         inception_mixed7,
         mobilenet_v2_small,
         small_classifier,
-        transfer_head,
     )
 
     work_dir = Path(work_dir)
@@ -280,16 +280,15 @@ def model_selection(weights: str | Path, target_train: LabeledImages, target_val
     mb_shape = (32, 32, 3)
     keras.utils.set_random_seed(derive(seed, "init/mobilenet"))
     if source is not None:
-        base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=mb_shape, alpha=0.35)
-        pre = course.compile_for(keras.Model(base.input, transfer_head(base.output, source.num_classes)),
-                                 source.num_classes)
-        pre.fit(resize_and_repeat_np(source.images, mb_shape[:2]), source.labels, epochs=pretrain_epochs,
-                batch_size=128, verbose=0)
+        base, src_acc = pretrain_mobilenet(resize_and_repeat_np(source.images, mb_shape[:2]), source.labels,
+                                           source.num_classes, epochs=pretrain_epochs, seed=seed)
         mb_weights = work_dir / "mobilenet_v2_0.35_source.weights.h5"
         base.save_weights(str(mb_weights))
         keras.backend.clear_session(free_memory=True)
         m = mobilenet_v2_small(n, mb_shape, alpha=0.35, weights=mb_weights, frozen=True)
-        note = f"MobileNetV2 alpha 0.35 pretrained here on letters A-M ({pretrain_epochs} epochs), frozen; head trained"
+        note = (f"MobileNetV2 alpha 0.35 pretrained here on letters A-M ({pretrain_epochs} epochs, BN momentum "
+                f"{MOBILENET_BN_MOMENTUM}, BN statistics re-estimated; source acc {src_acc:.3f} in inference "
+                "mode), frozen; head trained")
     else:
         m = mobilenet_v2_small(n, mb_shape, alpha=0.35, weights=None, frozen=False)
         note = "MobileNetV2 alpha 0.35, random init, all layers trained on the few samples"
@@ -306,6 +305,32 @@ def model_selection(weights: str | Path, target_train: LabeledImages, target_val
             "InceptionV3 cut at mixed7 from a LOCAL weights file holding seeded random initial values "
             "(no ImageNet weights can be downloaded here), frozen; head trained")
     return rows
+
+
+MOBILENET_BN_MOMENTUM = 0.9
+
+
+def pretrain_mobilenet(x, labels, num_classes: int, *, epochs: int = 3, seed: int = 0, alpha: float = 0.35,
+                       batch_size: int = 128, bn_momentum: float = MOBILENET_BN_MOMENTUM):
+    """Pretrain a no-top MobileNetV2 (plus the course head) on ``x`` (N x H x W x 3 floats in [0, 1]).
+
+    Returns (base, accuracy on ``x`` in inference mode, the mode the frozen base later runs in).
+    keras.applications' BN momentum 0.999 leaves the moving statistics unsettled after a few epochs,
+    so the frozen base ran on them and its transfer row sat at chance: here BN momentum is
+    ``bn_momentum`` during training, and the moving statistics are then re-estimated over ``x``.
+    """
+    import keras
+
+    from signbench.models import course
+    from signbench.models.transfer import mobilenet_v2_base, reestimate_bn_statistics, transfer_head
+
+    keras.utils.set_random_seed(derive(seed, "pretrain/mobilenet"))
+    base = mobilenet_v2_base(tuple(x.shape[1:]), alpha=alpha, bn_momentum=bn_momentum)
+    model = course.compile_for(keras.Model(base.input, transfer_head(base.output, num_classes)), num_classes)
+    model.fit(x, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    reestimate_bn_statistics(base, x, batch_size=256)
+    acc = model.evaluate(x, labels, batch_size=256, verbose=0, return_dict=True)["accuracy"]
+    return base, float(acc)
 
 
 def resize_and_repeat_np(images: np.ndarray, size, batch: int = 256) -> np.ndarray:

@@ -31,6 +31,10 @@ __all__ = [
     "freeze",
     "inception_mixed7",
     "mobilenet_v2_small",
+    "batchnorm_layers",
+    "mobilenet_v2_base",
+    "reestimate_bn_statistics",
+    "set_bn_momentum",
     "resize_and_repeat",
     "small_backbone",
     "small_classifier",
@@ -189,24 +193,92 @@ def mobilenet_v2_small(
     weights: str | os.PathLike | None = None,
     frozen: bool = True,
     learning_rate: float = 1e-3,
+    bn_momentum: float | None = None,
 ) -> keras.Model:
     """MobileNetV2 without top at width ``alpha`` (default 0.35), plus the course head.
 
     ``weights`` is a local weights file for the no-top backbone or None (no ImageNet file is pinned for
     it here). ``frozen=False`` trains the backbone too (what one does with random initial weights).
+    ``bn_momentum`` (e.g. 0.9) replaces keras.applications' BatchNorm momentum of 0.999, whose moving
+    statistics need thousands of steps to settle (see :func:`set_bn_momentum`).
     """
     path = _resolve_weights(weights) if weights != "imagenet" else None
     if weights == "imagenet":
         raise ValueError("mobilenet_v2_small: pass a local weights file or None ('imagenet' is not pinned)")
-    base = keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=tuple(input_shape), alpha=alpha
-    )
+    base = mobilenet_v2_base(input_shape, alpha=alpha, bn_momentum=bn_momentum)
     if path is not None:
         _load_backbone_weights(base, path)
     if frozen:
         freeze(base)
     model = keras.Model(base.input, transfer_head(base.output, num_classes), name=f"mobilenet_v2_{alpha:g}")
     return compile_for(model, num_classes, learning_rate)
+
+
+def mobilenet_v2_base(input_shape=(96, 96, 3), *, alpha: float = 0.35,
+                      bn_momentum: float | None = None) -> keras.Model:
+    """keras.applications MobileNetV2 without top, random initial weights, optional BN momentum."""
+    base = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=tuple(input_shape), alpha=alpha
+    )
+    if bn_momentum is not None:
+        set_bn_momentum(base, bn_momentum)
+    return base
+
+
+def batchnorm_layers(model: keras.Model) -> list:
+    """Every BatchNormalization layer of ``model``, nested models included."""
+    found = []
+    for la in model.layers:
+        if isinstance(la, layers.BatchNormalization):
+            found.append(la)
+        elif hasattr(la, "layers"):
+            found.extend(batchnorm_layers(la))
+    return found
+
+
+def set_bn_momentum(model: keras.Model, momentum: float) -> int:
+    """Set ``momentum`` on every BatchNormalization layer of ``model``; return how many were set.
+
+    keras.applications builds MobileNetV2 with momentum 0.999: the moving statistics keep about
+    1/(1-0.999) = 1000 steps of memory, so after a short training (3 epochs of ~100 batches) they
+    still mostly hold their initial values (mean 0, variance 1) and the model in inference mode, as
+    a frozen backbone runs, sees activations the training never saw. Set before training (before
+    the first ``fit`` traces the train step).
+    """
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1), got {momentum}")
+    bns = batchnorm_layers(model)
+    for la in bns:
+        la.momentum = float(momentum)
+    return len(bns)
+
+
+def reestimate_bn_statistics(model: keras.Model, x, *, batch_size: int = 256) -> int:
+    """Recompute every BatchNorm layer's moving mean/variance of ``model`` over ``x`` (a "precise BN"
+    pass, no weight changes): forward passes in training mode with momentum (k-1)/k at batch k, so the
+    moving statistics end as the average of the per-batch statistics over all of ``x``. Call on the
+    trained, not-yet-frozen model; returns the number of batches. Weights other than the BN moving
+    statistics are untouched; each layer's momentum is restored afterwards.
+    """
+    bns = batchnorm_layers(model)
+    if not bns:
+        return 0
+    saved = [(la, la.momentum, la.trainable) for la in bns]
+    n = len(x)
+    steps = 0
+    try:
+        for la in bns:
+            la.trainable = True  # BN updates its moving statistics only when trainable and training
+        for start in range(0, n, batch_size):
+            steps += 1
+            for la in bns:
+                la.momentum = (steps - 1) / steps
+            model(keras.ops.convert_to_tensor(x[start:start + batch_size]), training=True)
+    finally:
+        for la, momentum, trainable in saved:
+            la.momentum = momentum
+            la.trainable = trainable
+    return steps
 
 
 def small_backbone(input_shape=(28, 28, 1), *, filters=(32, 64, 128), seed: int = 0) -> keras.Model:
