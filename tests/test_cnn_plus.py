@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 
+import keras
 import numpy as np
 import pytest
 from contracts import check_model_contract
@@ -39,18 +40,22 @@ def _contract_ready(model, x):
 
 
 def test_cnn_plus_contract():
+    # Dropout off and Keras's RNG seeded: the contract's one-step check must not depend on which
+    # dropout mask the test order happens to draw (it failed once in the full suite that way).
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(16, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 24, size=16)
-    model = _contract_ready(cnn_plus(augment=False, bn_momentum=0.0, seed=0), x)
+    model = _contract_ready(cnn_plus(augment=False, dropout=0.0, bn_momentum=0.0, seed=0), x)
     check_model_contract(model, (28, 28, 1), 24, EXPECTED_PARAMS, x=x, y=y)
 
 
 def test_cnn_plus_binary_and_rgb_contract():
+    keras.utils.set_random_seed(1)
     rng = np.random.default_rng(1)
     x = rng.random((16, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 2, size=16)
-    model = _contract_ready(cnn_plus(2, (32, 32, 3), rescale=False, augment=False, bn_momentum=0.0), x)
+    model = _contract_ready(cnn_plus(2, (32, 32, 3), rescale=False, augment=False, dropout=0.0, bn_momentum=0.0), x)
     check_model_contract(model, (32, 32, 3), 2, None, x=x, y=y)
 
 

@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+#: seconds the chief may take to exit after the last worker has gone
+CHIEF_EXIT_GRACE_S = 60
 CHIEF_ID = "chief"
 REPORT = "oracle_report.json"
 EVENTS = "_events"
@@ -439,9 +442,16 @@ class LocalSearch:
             return not alive or time.monotonic() - self._chief_done_at > 30
         if not alive:
             # Every worker is gone but the chief still waits: nobody is left to finish the search.
-            time.sleep(2)  # the chief may be just about to exit after the last worker's stop
-            if self.chief.poll() == 0:
+            # The chief may be just about to exit after the last worker's stop; on a loaded machine its
+            # shutdown (final oracle save, report) can take many seconds, so give it a grace period.
+            try:
+                chief_code = self.chief.proc.wait(timeout=CHIEF_EXIT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                chief_code = None
+            if chief_code == 0:
                 return True
+            if chief_code is not None:
+                raise TuningError(f"chief exited with status {chief_code}:\n{tail(self.chief.log)}")
             codes = {wid: w.poll() for wid, w in self.workers.items()}
             logs = "\n".join(f"--- {wid}\n{tail(w.log, 1500)}" for wid, w in self.workers.items())
             raise TuningError(f"every worker exited ({codes}) before the search finished:\n{logs}")
