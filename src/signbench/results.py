@@ -21,11 +21,12 @@ import json
 import math
 import os
 import socket
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+from signbench.atomic import atomic_write  # noqa: F401 - re-exported for callers of this module
 
 __all__ = [
     "COLUMNS",
@@ -46,31 +47,6 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 PERCENTILES = (50, 90, 99)
 #: p90 / p99 rows only for benchmarks with at least this many rounds (else p50 alone).
 MIN_ROUNDS_FOR_TAILS = 20
-
-
-def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder.
-
-    ``overwrite=True`` renames over any existing file (``os.replace``); ``overwrite=False`` links the
-    finished file into place and raises ``FileExistsError`` rather than replace another run's file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if path exists: never replaces another run's file
-            os.unlink(tmp)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def run_id(meta: dict) -> str:

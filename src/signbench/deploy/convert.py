@@ -12,13 +12,13 @@ representative sample of real (training) images picked with a seed (``representa
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from signbench import seeds
+from signbench.atomic import atomic_write
 
 __all__ = ["MODES", "convert", "representative_sample", "save"]
 
@@ -105,16 +105,4 @@ def convert(
 
 def save(flatbuffer: bytes, path: str | os.PathLike) -> Path:
     """Write ``flatbuffer`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(flatbuffer)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, flatbuffer)
