@@ -41,20 +41,31 @@ def bench_cpu(session: nox.Session) -> None:
     session.run("python", *BENCH_ARGS, "--results-name", "cpu", *session.posargs, env={"CUDA_VISIBLE_DEVICES": "-1"})
 
 
-_GPU_CHECK = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
+_GPU_CHECK = {
+    "tensorflow": "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))",
+    "jax": "import jax; print(len([d for d in jax.devices() if d.platform == 'gpu']))",
+}
+_GPU_INSTALL = {"tensorflow": "tensorflow[and-cuda]>=2.21,<2.22", "jax": "jax[cuda12]"}
 
 
 @nox.session(name="bench-gpu", default=False)
 def bench_gpu(session: nox.Session) -> None:
-    """Benchmarks on a GPU: installs TensorFlow's GPU build (tensorflow[and-cuda]), writes
-    results/gpu.csv|md. Exits non-zero with a message when TensorFlow sees no GPU; never runs on CPU."""
-    _install_for_bench(session, "tensorflow[and-cuda]>=2.21,<2.22")
-    out = session.run("python", "-c", _GPU_CHECK, silent=True, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+    """Benchmarks on a GPU, writing results/gpu.csv|md. The backend is $KERAS_BACKEND (default
+    tensorflow: installs tensorflow[and-cuda]; jax: installs jax[cuda12], and the TFLite rows are
+    skipped with the reason). Exits non-zero with a message when the backend sees no GPU; never
+    runs on the CPU."""
+    import os
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend not in _GPU_CHECK:
+        session.error(f"bench-gpu: KERAS_BACKEND={backend!r} is not supported here; use tensorflow or jax")
+    _install_for_bench(session, _GPU_INSTALL[backend])
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": backend}
+    out = session.run("python", "-c", _GPU_CHECK[backend], silent=True, env=env)
     gpus = int(str(out).strip().splitlines()[-1]) if out else 0
     if gpus == 0:
         session.error(
-            "bench-gpu: TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is empty); "
-            "refusing to run the GPU benchmarks on the CPU. Check the driver / CUDA_VISIBLE_DEVICES, "
-            "or run `nox -s bench-cpu`."
+            f"bench-gpu: the {backend} backend sees no GPU; refusing to run the GPU benchmarks on the CPU. "
+            "Check the driver / CUDA_VISIBLE_DEVICES, or run `nox -s bench-cpu`."
         )
-    session.run("python", *BENCH_ARGS, "--results-name", "gpu", *session.posargs)
+    session.run("python", *BENCH_ARGS, "--results-name", "gpu", *session.posargs, env=env)

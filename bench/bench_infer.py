@@ -1,6 +1,7 @@
 """Inference latency per model x runtime x batch size, and the Predictor's overhead over ``invoke``.
 
-Runtimes: Keras ``predict``, direct call, ``tf.function``, TFLite float32 / float16 / dynamic-range /
+Runtimes: Keras ``predict``, direct call, a compiled call (``tf.function`` on the TensorFlow backend,
+``jax.jit`` of ``model.stateless_call`` on the JAX backend), TFLite float32 / float16 / dynamic-range /
 int8 through the LiteRT interpreter (input quantization and output dequantization included), and
 the Edge TPU when its compiler and delegate are present (else a skipped row with the reason).
 Batch sizes 1, 32 and 256 (the transfer head, InceptionV3 to mixed7 at 150x150, at batch 1 and 32
@@ -14,16 +15,30 @@ Keras model classifies correctly and confidently.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import pytest
 
 MODELS = ["baseline", "regularized", "cnn", "transfer"]
+#: The Keras backend of this run (signbench.testing sets the default before collection).
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+#: The compiled direct call of each backend (torch: none).
+COMPILED = {"tensorflow": ["tf-function"], "jax": ["jax-jit"]}.get(BACKEND, [])
 RUNTIMES = [
-    "keras-predict", "keras-call", "tf-function",
+    "keras-predict", "keras-call", *COMPILED,
     "tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "edgetpu",
 ]
+
+
+def _needs_tensorflow(runtime: str) -> None:
+    """TFLite and the Edge TPU start from a TensorFlow trace of the Keras model: skip elsewhere."""
+    if BACKEND != "tensorflow":
+        pytest.skip(
+            f"{runtime}: TFLite conversion traces the Keras model with TensorFlow, and this run uses the "
+            f"{BACKEND} backend (run the TensorFlow backend, e.g. `nox -s bench-cpu`, for these rows)"
+        )
 BATCHES = [1, 32, 256]
 #: Fraction of the batch whose letter must match Keras's (quantized runtimes may flip a borderline one).
 AGREEMENT = {"tflite-int8": 0.97, "tflite-dynamic": 0.97, "tflite-float16": 0.99, "edgetpu": 0.97}
@@ -113,6 +128,14 @@ def _runner(d: Deployed, runtime: str, x: np.ndarray, threads: int):
         fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
         xt = tf.constant(x)
         return lambda: fn(xt).numpy()
+    if runtime == "jax-jit":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        fn = jax.jit(lambda tv, ntv, t: model.stateless_call(tv, ntv, t, training=False)[0])
+        xt = jax.device_put(x)
+        return lambda: np.asarray(fn(trainable, non_trainable, xt))
     if runtime.startswith("tflite-"):
         from signbench.deploy import LiteModel
 
@@ -153,6 +176,8 @@ def _cases():
 
 @pytest.mark.parametrize(("model_name", "runtime", "batch_size"), list(_cases()))
 def bench_infer(benchmark, bench_cfg, deployed, tmp_path, model_name, runtime, batch_size):
+    if runtime.startswith("tflite") or runtime == "edgetpu":
+        _needs_tensorflow(runtime)
     d = deployed(model_name)
     x, ref = d.batch(batch_size)
     threads = bench_cfg.threads_for(batch_size)
@@ -188,6 +213,7 @@ def bench_predictor(benchmark, bench_cfg, deployed, mode):
     """
     from signbench.deploy import Predictor
 
+    _needs_tensorflow(f"predictor-{mode}")
     d = deployed("cnn")
     predictor = Predictor(d.tflite(mode), num_threads=bench_cfg.threads_for(1))
     image = d.images[0]

@@ -47,6 +47,22 @@ def pytest_configure(config):
     config.stash[SKIPPED_KEY] = []
 
 
+#: Benchmarks of TensorFlow itself (tf.data, ImageDataGenerator, tf.distribute): TensorFlow backend only.
+TF_ONLY = {"bench_data.py", "bench_distributed.py", "bench_speed.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(
+        reason=f"measures TensorFlow itself (tf.data / tf.distribute); this run uses the {backend} backend"
+    )
+    for item in items:
+        if item.path.name in TF_ONLY:
+            item.add_marker(skip)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -10,12 +10,19 @@ import subprocess
 from importlib import metadata as _md
 from pathlib import Path
 
-__all__ = ["git_commit", "cpu_model", "package_version", "run_metadata", "thread_count"]
+__all__ = ["cpu_model", "device_name", "git_commit", "on_accelerator", "package_version", "run_metadata", "thread_count"]
 
 
 @functools.cache
 def git_commit(start: str | os.PathLike | None = None) -> str:
-    """The commit of the checkout this package runs from ('unknown' outside git), '+dirty' if changed."""
+    """The commit of the checkout this package runs from ('unknown' outside git), '+dirty' if changed.
+
+    A copy of the tree without its ``.git`` folder (e.g. shipped to a remote GPU runner) can name its
+    commit in ``$SIGNBENCH_GIT_COMMIT``; it is recorded with a ``+export`` suffix so it is never taken
+    for a checked-out commit.
+    """
+    if os.environ.get("SIGNBENCH_GIT_COMMIT") and not (Path(__file__).resolve().parents[2] / ".git").exists():
+        return os.environ["SIGNBENCH_GIT_COMMIT"].strip() + "+export"
     here = Path(start) if start else Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
@@ -83,6 +90,11 @@ def device_name() -> str:
     except Exception:  # noqa: BLE001
         pass
     return cpu_model()
+
+
+def on_accelerator() -> bool:
+    """True when Keras's backend runs on a GPU/TPU here (``device_name`` is not the CPU model)."""
+    return device_name() != cpu_model()
 
 
 def run_metadata(seed: int | None = None, **extra) -> dict:
