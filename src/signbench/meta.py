@@ -17,11 +17,11 @@ __all__ = ["cpu_model", "device_name", "git_commit", "on_accelerator", "package_
 def git_commit(start: str | os.PathLike | None = None) -> str:
     """The commit of the checkout this package runs from ('unknown' outside git), '+dirty' if changed.
 
-    A copy of the tree without its ``.git`` folder (e.g. shipped to a remote GPU runner) can name its
-    commit in ``$SIGNBENCH_GIT_COMMIT``; it is recorded with a ``+export`` suffix so it is never taken
-    for a checked-out commit.
+    A copy of the tree shipped elsewhere (e.g. to a remote GPU runner, whose ``.git`` may be missing
+    or stale) can name its commit in ``$SIGNBENCH_GIT_COMMIT``; it is recorded with a ``+export``
+    suffix so it is never taken for a checked-out commit.
     """
-    if os.environ.get("SIGNBENCH_GIT_COMMIT") and not (Path(__file__).resolve().parents[2] / ".git").exists():
+    if os.environ.get("SIGNBENCH_GIT_COMMIT"):
         return os.environ["SIGNBENCH_GIT_COMMIT"].strip() + "+export"
     here = Path(start) if start else Path(__file__).resolve().parent
     try:
