@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def pytest_sessionfinish(session, exitstatus):
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
     )
     meta = run_metadata(config.getoption("--bench-seed"))
-    command = "python3 -m pytest " + " ".join(config.invocation_params.args)
+    command = "python3 -m pytest " + shlex.join(config.invocation_params.args)
     output_json["signbench"] = {
         "meta": meta, "skipped": config.stash[SKIPPED_KEY], "command": command, "exitstatus": int(exitstatus),
     }
