@@ -14,6 +14,7 @@ from signbench.data import SIGN_LETTERS, DataError, load
 from signbench.data.csv_reader import (
     _exact_parse,
     _fast_parse,
+    _fast_parse_chunks,
     _header,
     _slow_parse,
     parse_csv_bytes,
@@ -63,6 +64,35 @@ def test_fast_path_never_accepts_what_the_exact_path_rejects(batch, crlf, edits)
     pixels, labels_, lines, skipped = _exact_parse(data, start, npix, "x", "raise")  # must not raise
     np.testing.assert_array_equal(fast[0], pixels)
     assert fast[1].tolist() == [int(x) for x in labels_]
+
+
+@given(batch=image_batches(min_n=1, max_n=9, sides=(1, 2, 3)), crlf=st.booleans(),
+       final_newline=st.booleans(), chunks=st.integers(2, 5),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), MUTATION_BYTES), min_size=0, max_size=2))
+@example(batch=(np.zeros((3, 1, 1, 1), np.uint8), np.array([0, 1, 2])), crlf=False, final_newline=True,
+         chunks=3, edits=[(10**6, b"\n")])  # a blank line that may fall on a cut
+def test_parallel_chunks_equal_the_one_piece_fast_path(batch, crlf, final_newline, chunks, edits):
+    """Big files are parsed in pieces cut at line ends (one thread each): same result, or same
+    refusal (None sends the file to the exact path), as one piece."""
+    images, labels = batch
+    data = bytearray(to_csv_bytes(images, sign_raw(labels), crlf=crlf))
+    if not final_newline:
+        data = bytearray(bytes(data).rstrip(b"\r\n"))
+    npix, _, is_crlf, start = _header(bytes(data), "x")
+    for pos, new in edits:
+        i = start + pos % max(len(data) - start, 1)
+        data[i : i + 1] = new
+    data = bytes(data)
+    one = _fast_parse(data, start, npix, is_crlf)
+    many = _fast_parse_chunks(data, start, npix, is_crlf, chunks=chunks)
+    if many is None:  # the exact path then decides; it must agree with the one-piece result if any
+        if one is not None:
+            pixels, labels_, _, _ = _exact_parse(data, start, npix, "x", "raise")
+            np.testing.assert_array_equal(one[0], pixels)
+        return
+    assert one is not None, "the pieces accepted what the one-piece parse refused"
+    np.testing.assert_array_equal(many[0], one[0])
+    np.testing.assert_array_equal(many[1], one[1])
 
 
 @given(batch=image_batches(min_n=2, max_n=6, sides=(1, 2)), crlf=st.booleans(),

@@ -83,9 +83,10 @@ PRESETS: dict[str, SpeedOptions] = {
 }
 
 
-#: The preset ``bench_speed_full_length`` and the README recommend: the best measured in
-#: results/train_speed*.md on a loaded machine (XLA and bf16 lost there; re-measure on yours).
-RECOMMENDED = "uint8"
+#: The preset ``bench_speed_full_length`` and the README recommend: the only one faster than plain
+#: fit in results/train_speed.md on a quiet 2-core AVX2 machine (1.13x; uint8 tf.data 0.80x, bf16
+#: 0.68x, XLA 0.39-0.50x). Re-measure on yours: AVX-512 / BF16 hardware may rank them differently.
+RECOMMENDED = "batch512"
 
 
 def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:

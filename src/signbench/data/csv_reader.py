@@ -16,7 +16,9 @@ an integer in 0-24 other than 9, else ``sorted``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +78,7 @@ def parse_csv_bytes(
     """Parse an (uncompressed) CSV held in memory. See the module docstring for the rules."""
     _check_options(label_map, on_error)
     npix, side, crlf, start = _header(data, path)
-    fast = _fast_parse(data, start, npix, crlf)
+    fast = _fast_parse_chunks(data, start, npix, crlf)
     if fast is not None:
         pixels, raw_labels = fast
         labels_text = None
@@ -97,7 +99,48 @@ def parse_csv_bytes(
 
 
 # ----------------------------------------------------------------------------------------- fast path
-def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndarray, np.ndarray] | None:
+#: Bodies at least this big are parsed in chunks, one thread each (numpy releases the GIL).
+PARALLEL_MIN_BYTES = 4 << 20
+#: At most this many chunks.
+MAX_CHUNKS = 4
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _fast_parse_chunks(
+    data: bytes, start: int, npix: int, crlf: bool, chunks: int | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_fast_parse`` over ``chunks`` pieces of the body cut at line ends, in parallel threads.
+
+    Default: one chunk per core (at most ``MAX_CHUNKS``) for bodies of ``PARALLEL_MIN_BYTES`` or more,
+    else one. Every piece gets the same whole-structure checks, and a piece that fails any of them
+    sends the whole file to the exact path, so the result (or the error) is the one-piece result.
+    """
+    size = len(data) - start
+    if chunks is None:
+        chunks = min(MAX_CHUNKS, _cores()) if size >= PARALLEL_MIN_BYTES else 1
+    bounds = [start]
+    for i in range(1, max(1, chunks)):
+        cut = data.find(b"\n", start + size * i // chunks)
+        if cut < 0 or cut + 1 >= len(data):
+            break
+        if cut + 1 > bounds[-1]:
+            bounds.append(cut + 1)
+    if len(bounds) == 1:
+        return _fast_parse(data, start, npix, crlf)
+    ends = [*bounds[1:], None]  # the last piece runs to the end of the data (and gets its clean-up)
+    with ThreadPoolExecutor(len(bounds)) as pool:
+        parts = list(pool.map(lambda se: _fast_parse(data, se[0], npix, crlf, end=se[1]), zip(bounds, ends)))
+    if any(part is None for part in parts):
+        return None
+    return np.concatenate([pp for pp, _ in parts]), np.concatenate([lab for _, lab in parts])
+
+
+def _fast_parse(
+    data: bytes, start: int, npix: int, crlf: bool, end: int | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(pixels uint8 N x npix, raw integer labels), or None when anything is off (the slow path decides).
 
     Every byte is either an ASCII digit or, if it is below ``'0'``, a separator. For the byte at each
@@ -110,14 +153,16 @@ def _fast_parse(data: bytes, start: int, npix: int, crlf: bool) -> tuple[np.ndar
     nfields = npix + 1
     if len(data) <= start:
         return np.zeros((0, npix), np.uint8), np.zeros(0, np.int64)
-    if data.endswith((b"\n\n", b"\n\r\n")):  # blank lines at the end are not rows
-        data = data.rstrip(b"\r\n")
-    if data[-1] != _LF:
-        data = data + (b"\r\n" if crlf else b"\n")
-    size = len(data) - start
+    if end is None:  # the whole rest of the data (else a piece that ends right after a line end)
+        if data.endswith((b"\n\n", b"\n\r\n")):  # blank lines at the end are not rows
+            data = data.rstrip(b"\r\n")
+        if data[-1] != _LF:
+            data = data + (b"\r\n" if crlf else b"\n")
+        end = len(data)
+    size = end - start
     if size <= 0:
         return np.zeros((0, npix), np.uint8), np.zeros(0, np.int64)
-    b = np.frombuffer(data, dtype=np.uint8, offset=start)
+    b = np.frombuffer(data, dtype=np.uint8, count=size, offset=start)
     if int(b.max()) > ord("9"):  # letters, quotes above '9', UTF-8, ...
         return None
     seps = np.flatnonzero(b < ord("0"))
