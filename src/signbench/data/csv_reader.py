@@ -132,7 +132,7 @@ def _fast_parse_chunks(
         return _fast_parse(data, start, npix, crlf)
     ends = [*bounds[1:], None]  # the last piece runs to the end of the data (and gets its clean-up)
     with ThreadPoolExecutor(len(bounds)) as pool:
-        parts = list(pool.map(lambda se: _fast_parse(data, se[0], npix, crlf, end=se[1]), zip(bounds, ends)))
+        parts = list(pool.map(lambda se: _fast_parse(data, se[0], npix, crlf, end=se[1]), zip(bounds, ends, strict=True)))
     if any(part is None for part in parts):
         return None
     return np.concatenate([pp for pp, _ in parts]), np.concatenate([lab for _, lab in parts])
