@@ -31,14 +31,6 @@ RUNTIMES = [
     "tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "edgetpu",
 ]
 
-
-def _needs_tensorflow(runtime: str) -> None:
-    """TFLite and the Edge TPU start from a TensorFlow trace of the Keras model: skip elsewhere."""
-    if BACKEND != "tensorflow":
-        pytest.skip(
-            f"{runtime}: TFLite conversion traces the Keras model with TensorFlow, and this run uses the "
-            f"{BACKEND} backend (run the TensorFlow backend, e.g. `nox -s bench-cpu`, for these rows)"
-        )
 BATCHES = [1, 32, 256]
 #: Fraction of the batch whose letter must match Keras's (quantized runtimes may flip a borderline one).
 AGREEMENT = {"tflite-int8": 0.97, "tflite-dynamic": 0.97, "tflite-float16": 0.99, "edgetpu": 0.97}
@@ -50,6 +42,15 @@ SMOKE_AGREEMENT = 0.9
 #: broken conversion: before the BatchNorm statistics were re-estimated, every int8 output
 #: collapsed to one class and 0 of 32 agreed.
 TRANSFER_QUANTIZED_AGREEMENT = 0.5
+
+
+def _needs_tensorflow(runtime: str) -> None:
+    """TFLite and the Edge TPU start from a TensorFlow trace of the Keras model: skip elsewhere."""
+    if BACKEND != "tensorflow":
+        pytest.skip(
+            f"{runtime}: TFLite conversion traces the Keras model with TensorFlow, and this run uses the "
+            f"{BACKEND} backend (run the TensorFlow backend, e.g. `nox -s bench-cpu`, for these rows)"
+        )
 
 
 class Deployed:

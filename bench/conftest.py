@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from signbench.meta import available_cores
+
 SKIPPED_KEY = pytest.StashKey[list]()
 
 
@@ -126,7 +128,7 @@ class BenchConfig:
     seed: int
     budget_s: float
     litert_threads: int | None
-    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+    cores: int = field(default_factory=available_cores)
 
     def threads_for(self, batch_size: int) -> int:
         """LiteRT threads: ``--litert-threads``, else every core (at batch 1 too: the course CNN's
@@ -223,4 +225,4 @@ def bench_models():
 
 
 def pytest_report_header(config):
-    return [f"signbench bench: python {sys.version.split()[0]}, cores {len(os.sched_getaffinity(0))}"]
+    return [f"signbench bench: python {sys.version.split()[0]}, cores {available_cores()}"]

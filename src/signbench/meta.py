@@ -10,7 +10,7 @@ import subprocess
 from importlib import metadata as _md
 from pathlib import Path
 
-__all__ = ["cpu_model", "device_name", "git_commit", "on_accelerator", "package_version", "run_metadata", "thread_count"]
+__all__ = ["available_cores", "cpu_model", "device_name", "git_commit", "on_accelerator", "package_version", "run_metadata", "thread_count"]
 
 
 @functools.cache
@@ -67,6 +67,11 @@ def thread_count() -> int:
             return int(n)
     except Exception:  # noqa: BLE001 - TF absent or not importable: fall back to the OS view
         pass
+    return available_cores()
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -16,7 +16,6 @@ an integer in 0-24 other than 9, else ``sorted``.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from signbench.data.rawio import read_bytes
 from signbench.data.types import SIGN_LETTERS, DataError, LabeledImages, Skipped
+from signbench.meta import available_cores
 
 __all__ = ["load_csv", "parse_csv_bytes", "to_csv_bytes", "LABEL_MAPS"]
 
@@ -105,10 +105,6 @@ PARALLEL_MIN_BYTES = 4 << 20
 MAX_CHUNKS = 4
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _fast_parse_chunks(
     data: bytes, start: int, npix: int, crlf: bool, chunks: int | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -120,7 +116,7 @@ def _fast_parse_chunks(
     """
     size = len(data) - start
     if chunks is None:
-        chunks = min(MAX_CHUNKS, _cores()) if size >= PARALLEL_MIN_BYTES else 1
+        chunks = min(MAX_CHUNKS, available_cores()) if size >= PARALLEL_MIN_BYTES else 1
     bounds = [start]
     for i in range(1, max(1, chunks)):
         cut = data.find(b"\n", start + size * i // chunks)

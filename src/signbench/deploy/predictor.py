@@ -16,6 +16,7 @@ import numpy as np
 
 from signbench.data.types import SIGN_LETTERS
 from signbench.deploy.runtime import LiteModel, dequantize
+from signbench.meta import available_cores
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -53,7 +54,7 @@ class Predictor:
         # weights (13 MB float32, 3.3 MB int8) once per image and is memory-bound; on the 2-core
         # reference machine 2 threads cut the int8 p50 from about 300 us to 155 us (p99 400 -> 220).
         if num_threads is None:
-            num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            num_threads = available_cores()
         self.model = LiteModel(model, num_threads=num_threads)
         self._interp = self.model.interpreter
         shape = self.model.input_shape
