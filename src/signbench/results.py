@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signbench.atomic import atomic_write  # noqa: F401 - re-exported for callers of this module
+from signbench.atomic import atomic_write
 
 __all__ = [
     "COLUMNS",

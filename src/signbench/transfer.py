@@ -314,7 +314,7 @@ def pretrain_mobilenet(x, labels, num_classes: int, *, epochs: int = 3, seed: in
                        batch_size: int = 128, bn_momentum: float = MOBILENET_BN_MOMENTUM):
     """Pretrain a no-top MobileNetV2 (plus the course head) on ``x`` (N x H x W x 3 floats in [0, 1]).
 
-    Returns (base, accuracy on ``x`` in inference mode, the mode the frozen base later runs in).
+    Returns (base, accuracy on ``x`` in inference mode: the mode the frozen base later runs in).
     keras.applications' BN momentum 0.999 leaves the moving statistics unsettled after a few epochs,
     so the frozen base ran on them and its transfer row sat at chance: here BN momentum is
     ``bn_momentum`` during training, and the moving statistics are then re-estimated over ``x``.

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from signbench.atomic import atomic_write
 from signbench.reproduce import report as rep
-from signbench.reproduce.runner import StageContext, atomic_write, atomic_write_json, format_seconds
+from signbench.reproduce.runner import StageContext, atomic_write_json, format_seconds
 
 __all__ = ["build_report", "publish", "summary_rows"]
 

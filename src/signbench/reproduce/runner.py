@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from signbench.atomic import atomic_write  # noqa: F401 - re-exported for callers of this module
+from signbench.atomic import atomic_write
 
 __all__ = [
     "MANIFEST",
