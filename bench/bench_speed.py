@@ -1,16 +1,21 @@
 """Training-speed options (``signbench.speed``) for the course CNN, each against plain fit IN THE SAME RUN.
 
-``bench_speed_option[P]``: two models of the course CNN are built, one plain (float32 arrays, batch
-128, ``fit``) and one with preset ``P``; after one untimed epoch each (tracing, XLA compilation),
-they train alternately, one epoch per round: pytest-benchmark times the candidate's epoch and the
-plain epoch runs as the round's set-up, timed here. Interleaving means both see the same machine
-load, so ``speedup_vs_plain`` (median plain epoch / median candidate epoch) is meaningful even on a
-busy machine, when the absolute samples/s are not. MFU = training FLOPs per sample
-(``signbench.flops``) x samples/s / float32 matmul peak measured in the same run. Checked after
-timing: both models' losses are finite and went down.
+``bench_speed_option[P]``: two worker processes (``signbench.speed_worker``) train the course CNN on
+the same subset, one plain (float32 arrays, batch 128, ``fit``, TensorFlow's default kernels) and one
+with preset ``P`` in the environment ``P`` needs (oneDNN is fixed at import, so it cannot share a
+process with plain). After one untimed epoch each (tracing, XLA compilation), they train alternately,
+one epoch per round: pytest-benchmark times the candidate's ``fit(epochs=1)`` call and the plain epoch
+runs as the round's set-up. Interleaving means both see the same machine load, so
+``speedup_vs_plain`` is meaningful even on a busy machine, when the absolute samples/s are not.
+Epochs are timed inside ``fit`` (``signbench.speed.EpochTimer``), because the end of a ``fit`` call
+sometimes waits 3-4 s for tf.data's autotuning thread on this TensorFlow; that wait is reported as
+``fit_call_overhead`` and left out of ``samples_per_s`` and ``speedup_vs_plain`` (median plain epoch /
+median candidate epoch). MFU = training FLOPs per sample (``signbench.flops``) x samples/s / float32
+matmul peak measured in the same run. Checked after timing: the candidate really has the oneDNN
+setting it asks for, and both models' losses are finite and went down.
 
 ``bench_speed_full_length``: the course's three models, 20 epochs on all the real training data,
-plain fit vs ``signbench.speed.RECOMMENDED``, interleaved model by model; checks the final test
+plain fit vs ``signbench.speed.RECOMMENDED`` (two workers as above), interleaved model by model; checks the final test
 accuracy of each pair is within 0.5 point; reports the time ratio (goal <= 0.5). Smoke mode: 1
 epoch on 2,048 rows, accuracy check skipped (one epoch on a subset is too noisy to compare).
 
@@ -23,12 +28,11 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import numpy as np
 import pytest
 
-from signbench.speed import PRESETS, RECOMMENDED, prepare
+from signbench.speed import PRESETS, RECOMMENDED
 
 CANDIDATES = [k for k in PRESETS if k != "plain"]
 
@@ -41,81 +45,89 @@ def _subset(train, n: int, seed: int):
     return train.images[idx], train.labels[idx]
 
 
+def _npz(path, x, y, num_classes, test=None):
+    arrays = {"x": x, "y": y, "num_classes": np.asarray(num_classes)}
+    if test is not None:
+        arrays.update(x_test=test.images, y_test=test.labels)
+    np.savez(path, **arrays)
+    return path
+
+
 @pytest.mark.parametrize("preset", CANDIDATES)
-def bench_speed_option(benchmark, bench_cfg, sign_data, preset):
-    from signbench.flops import matmul_peak, train_flops_per_sample
+def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
+    from signbench.flops import matmul_peak
+    from signbench.speed_worker import Worker
 
     train, _ = sign_data
     smoke = bench_cfg.smoke
     n = 2048 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192))
     rounds = 1 if smoke else int(os.environ.get("SIGNBENCH_SPEED_ROUNDS", 3))
     x8, y = _subset(train, n, bench_cfg.seed)
-    plain, plain_kw = prepare("cnn", x8, y, seed=bench_cfg.seed, num_classes=train.num_classes)
-    cand, cand_kw = prepare("cnn", x8, y, seed=bench_cfg.seed, options=PRESETS[preset],
-                            num_classes=train.num_classes)
-    first = {
-        "plain": plain.fit(**plain_kw, epochs=1).history["loss"][0],  # untimed: trace / compile
-        "cand": cand.fit(**cand_kw, epochs=1).history["loss"][0],
-    }
-    times = {"plain": [], "cand": []}
-    last = {}
-
-    def plain_epoch():
-        t = time.perf_counter()
-        last["plain"] = plain.fit(**plain_kw, epochs=1).history["loss"][0]
-        times["plain"].append(time.perf_counter() - t)
-
-    def cand_epoch():
-        t = time.perf_counter()
-        last["cand"] = cand.fit(**cand_kw, epochs=1).history["loss"][0]
-        times["cand"].append(time.perf_counter() - t)
-
+    data = _npz(tmp_path / "subset.npz", x8, y, train.num_classes)
+    with Worker(data, "plain", seed=bench_cfg.seed) as plain, Worker(data, preset, seed=bench_cfg.seed) as cand:
+        first = {"plain": plain.ask("prepare cnn"), "cand": cand.ask("prepare cnn")}  # untimed: trace / compile
+        answers = {"plain": [], "cand": []}
+        benchmark.extra_info.update(
+            model="cnn", runtime=f"keras-fit {first['cand']['label']}", batch_size=first["cand"]["batch_size"],
+            metric="fit(epochs=1) call", unit="s", items_per_round=len(y), items="samples", seed=bench_cfg.seed,
+            preset=preset, onednn=first["cand"]["onednn"], plain_onednn=first["plain"]["onednn"],
+        )
+        benchmark.pedantic(lambda: answers["cand"].append(cand.ask("epoch")),
+                           setup=lambda: answers["plain"].append(plain.ask("epoch")), rounds=rounds, iterations=1)
     peak = matmul_peak(256 if smoke else 1024, repeats=3 if smoke else 10)
-    benchmark.extra_info.update(
-        model="cnn", runtime=f"keras-fit {PRESETS[preset].label()}", batch_size=PRESETS[preset].batch_size,
-        metric="epoch time", unit="s", items_per_round=len(y), items="samples", seed=bench_cfg.seed,
-        preset=preset,
-    )
-    benchmark.pedantic(cand_epoch, setup=plain_epoch, rounds=rounds, iterations=1)
-    plain_rate = len(y) / float(np.median(times["plain"]))
-    rate = len(y) / float(np.median(times["cand"]))
-    flops = train_flops_per_sample(cand)
+
+    def med(k, field):
+        return float(np.median([a[field] for a in answers[k]]))
+
+    plain_rate, rate = len(y) / med("plain", "epoch_seconds"), len(y) / med("cand", "epoch_seconds")
+    flops = first["cand"]["flops_per_sample"]
     benchmark.extra_info["metrics"] = {
+        "epoch_seconds": [med("cand", "epoch_seconds"), "s"],
         "samples_per_s": [rate, "samples/s"],
         "plain_samples_per_s": [plain_rate, "samples/s"],
         "speedup_vs_plain": [rate / plain_rate, "x"],
         "mfu": [flops * rate / peak, "fraction"],
-        "plain_mfu": [flops * plain_rate / peak, "fraction"],
+        "plain_mfu": [first["plain"]["flops_per_sample"] * plain_rate / peak, "fraction"],
         "matmul_peak": [peak / 1e9, "GFLOP/s"],
+        "fit_call_overhead": [med("cand", "fit_seconds") - med("cand", "epoch_seconds"), "s"],
+        "plain_fit_call_overhead": [med("plain", "fit_seconds") - med("plain", "epoch_seconds"), "s"],
     }
+    # Same model maths: with oneDNN asked for, the worker really has it; both learned.
+    assert first["cand"]["onednn"] == (PRESETS[preset].onednn if PRESETS[preset].onednn is not None
+                                       else first["plain"]["onednn"])
     for k in ("plain", "cand"):
-        assert math.isfinite(last[k]) and last[k] < first[k], (k, first[k], last[k])
+        last = answers[k][-1]["loss"]
+        assert math.isfinite(last) and last < first[k]["loss"], (k, first[k]["loss"], last)
 
 
-def bench_speed_full_length(benchmark, bench_cfg, sign_data):
+def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
     from signbench.models import MODEL_NAMES
-    from signbench.speed import fast_fit
+    from signbench.speed_worker import Worker
 
     train, test = sign_data
     smoke = bench_cfg.smoke
     epochs = 1 if smoke else 20
+    if smoke:
+        x8, y = _subset(train, 2048, bench_cfg.seed)
+    else:
+        x8, y = train.images, train.labels
+    data = _npz(tmp_path / "full.npz", x8, y, train.num_classes, test)
     plain_rows, fast_rows = {}, {}
+    with Worker(data, "plain", seed=bench_cfg.seed) as plain, Worker(data, RECOMMENDED, seed=bench_cfg.seed) as fast:
+        def plain_all():
+            for name in MODEL_NAMES:
+                plain_rows[name] = plain.ask(f"full {name} {epochs}")
 
-    def plain_all():
-        for name in MODEL_NAMES:
-            plain_rows[name] = fast_fit(name, train, seed=bench_cfg.seed, epochs=epochs, test=test)
+        def fast_all():
+            for name in MODEL_NAMES:
+                fast_rows[name] = fast.ask(f"full {name} {epochs}")
 
-    def fast_all():
-        for name in MODEL_NAMES:
-            fast_rows[name] = fast_fit(name, train, seed=bench_cfg.seed, epochs=epochs, test=test,
-                                       options=PRESETS[RECOMMENDED])
-
-    benchmark.extra_info.update(
-        model="+".join(MODEL_NAMES), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
-        batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(MODEL_NAMES)} models",
-        unit="s", items_per_round=len(train) * epochs * len(MODEL_NAMES), items="samples", seed=bench_cfg.seed,
-    )
-    benchmark.pedantic(fast_all, setup=plain_all, rounds=1, iterations=1)
+        benchmark.extra_info.update(
+            model="+".join(MODEL_NAMES), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
+            batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(MODEL_NAMES)} models",
+            unit="s", items_per_round=len(y) * epochs * len(MODEL_NAMES), items="samples", seed=bench_cfg.seed,
+        )
+        benchmark.pedantic(fast_all, setup=plain_all, rounds=1, iterations=1)
     plain_s = sum(r["seconds"] for r in plain_rows.values())
     fast_s = sum(r["seconds"] for r in fast_rows.values())
     metrics = {"time_ratio_vs_plain": [fast_s / plain_s, "x"], "plain_seconds": [plain_s, "s"],

@@ -16,6 +16,17 @@ by one, the things that make training faster on a CPU:
 ``precision="mixed_bfloat16"``
     Keras mixed precision: bfloat16 compute, float32 variables; the output layer is kept in
     float32 so the softmax and the loss stay accurate. Uses AVX512-BF16 where the CPU has it.
+``conv="fused"``
+    The CNN's Conv2D+ReLU+MaxPool as one :class:`signbench.models.fused.ConvReluPool2D`: the same
+    function and the same weights (interchangeable with the course CNN's), computed as four patch
+    matrix products and an elementwise max, with bias and ReLU after the pooling. Dense models have
+    no convolution, so the option leaves them as they are.
+``onednn=True``
+    TensorFlow's oneDNN kernels (``TF_ENABLE_ONEDNN_OPTS=1``). TensorFlow turns them on by default
+    only on some Intel CPUs; on this AMD machine they are off unless asked for. Like the thread
+    pools, this is read once, when TensorFlow is imported, so it is a property of the process:
+    :func:`onednn_env` gives the environment for a subprocess and :func:`fast_fit` refuses to run
+    an option whose oneDNN setting differs from the process's (see :func:`onednn_enabled`).
 ``intra_threads``/``inter_threads``
     TensorFlow thread pools. These only take effect before TensorFlow has run anything, so they are
     applied by :func:`configure_threads` at process start (the bench runs them in a subprocess).
@@ -27,12 +38,16 @@ Each option is measured against plain ``fit`` in the same run by ``bench/bench_s
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "prepare", "scaled_lr", "RECOMMENDED"]
+__all__ = [
+    "EpochTimer", "SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "onednn_enabled", "onednn_env",
+    "prepare", "scaled_lr", "RECOMMENDED",
+]
 
 BASE_BATCH = 128
 BASE_LR = 1e-3
@@ -47,8 +62,14 @@ class SpeedOptions:
     lr_scaling: str = "linear"  # "linear" | "sqrt" | "none"
     jit_compile: bool = False
     precision: str = "float32"  # "float32" | "mixed_bfloat16"
+    conv: str = "standard"  # "standard" | "fused"
+    onednn: bool | None = None  # None: whatever the process has (TensorFlow's default)
 
     def __post_init__(self):
+        if self.conv not in ("standard", "fused"):
+            raise ValueError(f"conv must be 'standard' or 'fused', got {self.conv!r}")
+        if self.onednn not in (None, True, False):
+            raise ValueError(f"onednn must be None, True or False, got {self.onednn!r}")
         if self.pipeline not in ("arrays", "uint8"):
             raise ValueError(f"pipeline must be 'arrays' or 'uint8', got {self.pipeline!r}")
         if self.lr_scaling not in ("linear", "sqrt", "none"):
@@ -66,6 +87,10 @@ class SpeedOptions:
             parts.append("XLA")
         if self.precision != "float32":
             parts.append("bf16")
+        if self.conv == "fused":
+            parts.append("fused conv+pool")
+        if self.onednn is not None:
+            parts.append("oneDNN" if self.onednn else "no oneDNN")
         return " + ".join(parts) or "plain fit"
 
 
@@ -80,13 +105,20 @@ PRESETS: dict[str, SpeedOptions] = {
     "uint8+xla": SpeedOptions(pipeline="uint8", jit_compile=True),
     "uint8+batch512+xla": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True),
     "all": SpeedOptions(pipeline="uint8", batch_size=512, jit_compile=True, precision="mixed_bfloat16"),
+    "fused": SpeedOptions(conv="fused"),
+    "onednn": SpeedOptions(onednn=True),
+    "fused+onednn": SpeedOptions(conv="fused", onednn=True),
+    "fused+onednn+batch512": SpeedOptions(conv="fused", onednn=True, batch_size=512),
+    "fused+onednn+batch1024": SpeedOptions(conv="fused", onednn=True, batch_size=1024),
 }
 
 
-#: The preset ``bench_speed_full_length`` and the README recommend: the only one faster than plain
-#: fit in results/train_speed.md on a quiet 2-core AVX2 machine (1.13x; uint8 tf.data 0.80x, bf16
-#: 0.68x, XLA 0.39-0.50x). Re-measure on yours: AVX-512 / BF16 hardware may rank them differently.
-RECOMMENDED = "batch512"
+#: The preset ``bench_speed_full_length`` and the README recommend: the fused conv+pool layer with
+#: oneDNN at the course's batch 128 and learning rate, i.e. the same maths and the same optimizer
+#: trajectory as plain fit, only faster kernels. Larger batches are faster still on the CNN (see
+#: results/train_speed.md) but change the optimization, and batch 512 lost accuracy over a full run
+#: (results/train_speed_full.md of 2026-11-27: baseline -7.4 points). Re-measure on your CPU.
+RECOMMENDED = "fused+onednn"
 
 
 def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:
@@ -99,6 +131,23 @@ def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = B
     if scaling == "none":
         return base_lr
     raise ValueError(f"unknown lr scaling {scaling!r}")
+
+
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs its oneDNN kernels (fixed when TensorFlow was imported)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def onednn_env(options: SpeedOptions, env: dict | None = None) -> dict:
+    """A copy of ``env`` (default ``os.environ``) that gives a new process ``options``' oneDNN setting."""
+    out = dict(os.environ if env is None else env)
+    if options.onednn is None:
+        out.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    else:
+        out["TF_ENABLE_ONEDNN_OPTS"] = "1" if options.onednn else "0"
+    return out
 
 
 def configure_threads(intra: int | None = None, inter: int | None = None) -> None:
@@ -128,6 +177,31 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, see
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def EpochTimer():  # noqa: N802 - a class made on first use, so importing this module does not import Keras
+    """A Keras callback that records each epoch's wall time (``.seconds``), from ``on_epoch_begin``
+    to ``on_epoch_end``.
+
+    Timing epochs inside ``fit`` rather than around it leaves out ``fit``'s set-up and tear-down:
+    on TensorFlow 2.21 the end of a ``fit`` call over arrays sometimes waits ~3-4 s for tf.data's
+    autotuning thread (seen on this machine; bench_speed's ``fit_call_overhead`` rows measure it).
+    """
+    import keras
+
+    class _EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+            self._t = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._t)
+
+    return _EpochTimer()
+
+
 def _seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, with op determinism OFF for every option alike.
 
@@ -152,7 +226,12 @@ def _build(name: str, num_classes: int, input_shape, lr: float, options: SpeedOp
     try:
         if options.precision != "float32":
             keras.config.set_dtype_policy(options.precision)
-        model = build(name, num_classes, input_shape, learning_rate=lr)
+        if options.conv == "fused" and name == "cnn":
+            from signbench.models.fused import cnn_fused
+
+            model = cnn_fused(num_classes, input_shape, learning_rate=lr)
+        else:
+            model = build(name, num_classes, input_shape, learning_rate=lr)
         if options.precision != "float32":
             # Keep the output layer (softmax/sigmoid) in float32 so the loss stays accurate.
             def keep_head_fp32(layer):
@@ -178,6 +257,12 @@ def prepare(name: str, images: np.ndarray, labels: np.ndarray, *, seed: int,
     if x8.dtype != np.uint8:
         raise TypeError(f"fast_fit wants uint8 images, got {x8.dtype}")
     num_classes = num_classes or max(int(y.max()) + 1, 2)
+    if options.onednn is not None and options.onednn != onednn_enabled():
+        raise RuntimeError(
+            f"options ask for onednn={options.onednn} but this process's TensorFlow has oneDNN "
+            f"{'on' if onednn_enabled() else 'off'}; it is read at import: start Python with "
+            f"TF_ENABLE_ONEDNN_OPTS={int(options.onednn)} (signbench.speed.onednn_env gives that environment)"
+        )
     _seed(seed)
     lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
     model = _build(name, num_classes, x8.shape[1:], lr, options)
@@ -201,7 +286,8 @@ def fast_fit(
 ) -> dict:
     """Train course model ``name`` on ``data`` (LabeledImages or uint8 (x, y)) with ``options``.
 
-    Returns a dict: seconds, samples_per_s, train_accuracy (last epoch), test_accuracy (if
+    Returns a dict: seconds (the ``fit`` call), epoch_seconds (the epochs alone, see
+    :func:`EpochTimer`), samples_per_s (over the epochs), train_accuracy (last epoch), test_accuracy (if
     ``test`` given), lr, options, label, and the model under ``"model"``.
     """
     from signbench.data.types import LabeledImages
@@ -209,12 +295,14 @@ def fast_fit(
     x8, y = (data.images, data.labels) if isinstance(data, LabeledImages) else data
     num_classes = data.num_classes if isinstance(data, LabeledImages) else None
     model, kwargs = prepare(name, x8, y, seed=seed, options=options, base_lr=base_lr, num_classes=num_classes)
+    timer = EpochTimer()
     start = time.perf_counter()
-    hist = model.fit(**kwargs, epochs=epochs)
+    hist = model.fit(**kwargs, epochs=epochs, callbacks=[timer])
     seconds = time.perf_counter() - start
     out = {
         "seconds": seconds,
-        "samples_per_s": len(y) * epochs / seconds,
+        "epoch_seconds": float(sum(timer.seconds)),
+        "samples_per_s": len(y) * epochs / float(sum(timer.seconds)),
         "train_accuracy": float(hist.history["accuracy"][-1]),
         "lr": float(model.optimizer.learning_rate),
         "options": asdict(options),

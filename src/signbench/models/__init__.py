@@ -1,11 +1,12 @@
 """Model builders (Keras 3 APIs only, so they run under any Keras backend)."""
 
 from signbench.models.course import MODEL_NAMES, baseline, build, cnn, hypermodel, regularized
+from signbench.models.fused import ConvReluPool2D, cnn_fused
 from signbench.models.plus import cnn_plus
 from signbench.models.transfer import inception_mixed7
 
 __all__ = [
-    "MODEL_NAMES", "baseline", "build", "cnn", "cnn_plus", "hub_classifier", "hypermodel", "inception_mixed7",
+    "ConvReluPool2D", "MODEL_NAMES", "baseline", "build", "cnn", "cnn_fused", "cnn_plus", "hub_classifier", "hypermodel", "inception_mixed7",
     "regularized",
 ]
 
