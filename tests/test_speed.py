@@ -7,7 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from signbench.speed import PRESETS, RECOMMENDED, SpeedOptions, fast_fit, make_dataset, prepare, scaled_lr
+from signbench.speed import (
+    PRESETS,
+    RECOMMENDED,
+    SpeedOptions,
+    fast_fit,
+    make_dataset,
+    onednn_enabled,
+    onednn_env,
+    prepare,
+    scaled_lr,
+)
 
 
 def _easy(n: int = 256, seed: int = 0):
@@ -31,7 +41,8 @@ def test_scaled_lr():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"pipeline": "lmdb"}, {"lr_scaling": "log"}, {"precision": "float16"}, {"batch_size": 0}]
+    "kwargs", [{"pipeline": "lmdb"}, {"lr_scaling": "log"}, {"precision": "float16"}, {"batch_size": 0},
+               {"conv": "winograd"}, {"onednn": "yes"}]
 )
 def test_options_reject_unknown_values(kwargs):
     with pytest.raises(ValueError):
@@ -41,6 +52,7 @@ def test_options_reject_unknown_values(kwargs):
 def test_labels_and_recommended_preset():
     assert PRESETS["plain"].label() == "plain fit"
     assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
+    assert PRESETS["fused+onednn+batch512"].label() == "batch 512 (linear LR) + fused conv+pool + oneDNN"
     assert RECOMMENDED in PRESETS
 
 
@@ -78,7 +90,7 @@ def test_prepare_applies_each_option():
     assert all(layer.dtype_policy.name == "float32" for layer in p.layers)
 
 
-@pytest.mark.parametrize("preset", ["plain", "uint8+xla", "all"])
+@pytest.mark.parametrize("preset", ["plain", "uint8+xla", "all", "fused"])
 def test_every_preset_learns_an_easy_task(preset):
     x, y = _easy(512)
     xt, yt = _easy(128, seed=1)
@@ -91,3 +103,54 @@ def test_fast_fit_rejects_float_images():
     x, y = _easy(32)
     with pytest.raises(TypeError):
         fast_fit("cnn", (x.astype(np.float32), y), seed=0, epochs=1)
+
+
+def test_fused_conv_option_swaps_only_the_cnn_block():
+    from signbench.models.fused import ConvReluPool2D
+
+    x, y = _easy(32)
+    m, _ = prepare("cnn", x, y, seed=0, options=SpeedOptions(conv="fused"), num_classes=2)
+    assert isinstance(m.layers[0], ConvReluPool2D) and m.count_params() == prepare("cnn", x, y, seed=0, num_classes=2)[0].count_params()
+    b, _ = prepare("baseline", x, y, seed=0, options=SpeedOptions(conv="fused"), num_classes=2)
+    assert not any(isinstance(layer, ConvReluPool2D) for layer in b.layers)
+
+
+def test_onednn_is_a_process_setting():
+    x, y = _easy(32)
+    other = not onednn_enabled()
+    with pytest.raises(RuntimeError, match="TF_ENABLE_ONEDNN_OPTS"):
+        prepare("cnn", x, y, seed=0, options=SpeedOptions(onednn=other), num_classes=2)
+    prepare("cnn", x, y, seed=0, options=SpeedOptions(onednn=onednn_enabled()), num_classes=2)  # matching: fine
+    assert onednn_env(SpeedOptions(onednn=True), {"A": "1"}) == {"A": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}
+    assert onednn_env(SpeedOptions(onednn=False), {})["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert onednn_env(SpeedOptions(), {"TF_ENABLE_ONEDNN_OPTS": "1", "B": "2"}) == {"B": "2"}
+
+
+def test_fast_fit_times_epochs_inside_the_fit_call():
+    x, y = _easy(128)
+    out = fast_fit("cnn", (x, y), seed=0, epochs=2)
+    assert 0 < out["epoch_seconds"] <= out["seconds"]
+    assert out["samples_per_s"] == pytest.approx(2 * 128 / out["epoch_seconds"])
+
+
+def test_worker_runs_a_preset_in_its_own_process(tmp_path):
+    from signbench.speed_worker import Worker
+
+    x, y = _easy(256)
+    xt, yt = _easy(64, seed=1)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, num_classes=np.asarray(2), x_test=xt, y_test=yt)
+    with Worker(data, "fused+onednn", seed=0) as w:
+        ready = w.ask("prepare cnn")
+        assert ready["onednn"] is True and ready["batch_size"] == 128 and ready["flops_per_sample"] > 1e6
+        assert "fused conv+pool" in ready["label"]
+        epoch = w.ask("epoch")
+        assert 0 < epoch["epoch_seconds"] <= epoch["fit_seconds"] and math.isfinite(epoch["loss"])
+        assert math.isfinite(w.ask("train_loss")["loss"])
+        full = w.ask("full cnn 2")
+        assert full["test_accuracy"] >= 0.95 and full["epoch_seconds"] <= full["seconds"]
+        with pytest.raises(RuntimeError, match="unknown command"):
+            w.ask("dance")
+    assert w.proc.returncode == 1
+    with pytest.raises(KeyError):
+        Worker(data, "no-such-preset")
