@@ -55,6 +55,9 @@ def test_course_cnn_fused_meets_contract_and_shares_weights_with_cnn():
     check_model_contract(cnn_fused(), (28, 28, 1), 24, 3_281_798)
     check_model_contract(cnn_fused(2, (12, 12, 3)), (12, 12, 3), 2, expected_cnn_params((12, 12, 3), 2))
     a, b = cnn(), cnn_fused()
+    from signbench.flops import train_flops_per_sample
+
+    assert train_flops_per_sample(b) == train_flops_per_sample(a)  # same work, so MFU compares
     assert [w.shape for w in a.get_weights()] == [w.shape for w in b.get_weights()]
     b.set_weights(a.get_weights())
     x = np.random.default_rng(4).random((32, 28, 28, 1), dtype=np.float32)

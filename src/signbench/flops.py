@@ -2,7 +2,8 @@
 
 FLOPs count multiply-adds as 2 operations, for the layers that dominate the work: Dense,
 Conv1D/2D/3D, DepthwiseConv2D, SeparableConv2D and Conv2DTranspose (element-wise layers, pooling
-and normalization are a few percent at most and are left out, so MFU is slightly understated).
+and normalization are a few percent at most and are left out, so MFU is slightly understated), and
+any layer with a ``forward_flops_per_sample()`` method (its own count).
 Training FLOPs per sample = forward + weight gradients (1x forward, trainable layers only) + input
 gradients (1x forward, only for layers after the first trainable one: nothing flows further back).
 For a fully trainable model that is the usual 3x forward.
@@ -29,6 +30,9 @@ def _layer_forward(layer) -> float:
         inp = _shape(layer.input)
     except (AttributeError, ValueError):
         return 0.0
+    own = getattr(layer, "forward_flops_per_sample", None)
+    if callable(own):  # layers of ours that know their count (signbench.models.fused.ConvReluPool2D)
+        return float(own())
     if isinstance(layer, L.Dense):
         units = out[-1]
         rows = math.prod(d for d in out[1:-1] if d)  # Dense on N-D input applies per position

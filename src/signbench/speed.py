@@ -115,9 +115,10 @@ PRESETS: dict[str, SpeedOptions] = {
 
 #: The preset ``bench_speed_full_length`` and the README recommend: the fused conv+pool layer with
 #: oneDNN at the course's batch 128 and learning rate, i.e. the same maths and the same optimizer
-#: trajectory as plain fit, only faster kernels. Larger batches are faster still on the CNN (see
-#: results/train_speed.md) but change the optimization, and batch 512 lost accuracy over a full run
-#: (results/train_speed_full.md of 2026-11-27: baseline -7.4 points). Re-measure on your CPU.
+#: trajectory as plain fit, only faster kernels (1.37x on CNN epochs, 0.65x the time of the full
+#: reproduction: results/train_speed*.md). Larger batches are faster still on the CNN (1.67x at 512,
+#: 1.95x at 1024) but change the optimization, and batch 512 alone lost 7.4 points of baseline test
+#: accuracy over a full run (results/README.md). Re-measure on your CPU.
 RECOMMENDED = "fused+onednn"
 
 

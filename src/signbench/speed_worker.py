@@ -104,8 +104,8 @@ class Worker:
         from signbench.speed import PRESETS, onednn_env
 
         self.preset = preset
+        env = onednn_env(PRESETS[preset], env)  # KeyError for an unknown preset, before opening anything
         self._stderr = tempfile.TemporaryFile("w+")
-        env = onednn_env(PRESETS[preset], env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "signbench.speed_worker", "--data", str(data), "--preset", preset, "--seed", str(seed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env,

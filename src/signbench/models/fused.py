@@ -66,6 +66,12 @@ class ConvReluPool2D(layers.Layer):
                 best = z if best is None else ops.maximum(best, z)
         return ops.relu(best + self.bias)
 
+    def forward_flops_per_sample(self) -> float:
+        """The FLOPs of the Conv2D it replaces (one multiply-add = 2): it computes the same outputs."""
+        k, c = self.kernel_size, int(self.kernel.shape[2])
+        hp, wp = self.output.shape[1], self.output.shape[2]
+        return 2.0 * (2 * hp) * (2 * wp) * k * k * c * self.filters
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
 
