@@ -99,10 +99,13 @@ def parse_csv_bytes(
 
 
 # ----------------------------------------------------------------------------------------- fast path
-#: Bodies at least this big are parsed in chunks, one thread each (numpy releases the GIL).
+#: Bodies at least this big are parsed in pieces on a pool of one thread per core (numpy releases the GIL).
 PARALLEL_MIN_BYTES = 4 << 20
-#: At most this many chunks.
-MAX_CHUNKS = 4
+#: About this many bytes per piece, so that a piece's index arrays stay small (more, smaller pieces
+#: were faster on the 83 MB train CSV: 16 pieces on 2 threads ~0.18 s vs 2 pieces ~0.21-0.25 s).
+PIECE_BYTES = 4 << 20
+#: At most this many pieces.
+MAX_CHUNKS = 16
 
 
 def _fast_parse_chunks(
@@ -110,13 +113,15 @@ def _fast_parse_chunks(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``_fast_parse`` over ``chunks`` pieces of the body cut at line ends, in parallel threads.
 
-    Default: one chunk per core (at most ``MAX_CHUNKS``) for bodies of ``PARALLEL_MIN_BYTES`` or more,
-    else one. Every piece gets the same whole-structure checks, and a piece that fails any of them
+    Default: bodies of ``PARALLEL_MIN_BYTES`` or more are cut into pieces of about ``PIECE_BYTES``
+    (at least one per core, at most ``MAX_CHUNKS``) parsed on one thread per core; smaller bodies are
+    one piece. Every piece gets the same whole-structure checks, and a piece that fails any of them
     sends the whole file to the exact path, so the result (or the error) is the one-piece result.
     """
     size = len(data) - start
+    cores = available_cores()
     if chunks is None:
-        chunks = min(MAX_CHUNKS, available_cores()) if size >= PARALLEL_MIN_BYTES else 1
+        chunks = min(MAX_CHUNKS, max(cores, size // PIECE_BYTES)) if size >= PARALLEL_MIN_BYTES else 1
     bounds = [start]
     for i in range(1, max(1, chunks)):
         cut = data.find(b"\n", start + size * i // chunks)
@@ -127,7 +132,7 @@ def _fast_parse_chunks(
     if len(bounds) == 1:
         return _fast_parse(data, start, npix, crlf)
     ends = [*bounds[1:], None]  # the last piece runs to the end of the data (and gets its clean-up)
-    with ThreadPoolExecutor(len(bounds)) as pool:
+    with ThreadPoolExecutor(min(len(bounds), max(1, cores))) as pool:
         parts = list(pool.map(lambda se: _fast_parse(data, se[0], npix, crlf, end=se[1]), zip(bounds, ends, strict=True)))
     if any(part is None for part in parts):
         return None
