@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-__all__ = ["MODEL_NAMES", "baseline", "build", "cnn", "hypermodel", "regularized", "head", "compile_for"]
+__all__ = ["MODEL_NAMES", "baseline", "build", "cnn", "hypermodel", "regularized", "head", "compile_for", "dense_tail"]
 
 SIGN_SHAPE = (28, 28, 1)
 SIGN_CLASSES = 24
@@ -37,15 +37,18 @@ def compile_for(model: keras.Model, num_classes: int, learning_rate: float = 1e-
     return model
 
 
+def dense_tail(num_classes: int) -> list:
+    """The layers the course's baseline and CNN end with: Flatten, Dense 256 relu, Dense 128 relu, output."""
+    return [layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(128, activation="relu"),
+            head(num_classes)]
+
+
 def baseline(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, learning_rate: float = 1e-3):
     """Dense baseline: Flatten, Dense 256 relu, Dense 128 relu, output."""
     model = keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu"),
-            layers.Dense(128, activation="relu"),
-            head(num_classes),
+            *dense_tail(num_classes),
         ],
         name="baseline",
     )
@@ -83,10 +86,7 @@ def cnn(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, learning_rat
             keras.Input(shape=tuple(input_shape)),
             layers.Conv2D(75, (3, 3), activation="relu"),
             layers.MaxPooling2D((2, 2)),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu"),
-            layers.Dense(128, activation="relu"),
-            head(num_classes),
+            *dense_tail(num_classes),
         ],
         name="cnn",
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from signbench.models.course import SIGN_CLASSES, SIGN_SHAPE, compile_for, head
+from signbench.models.course import SIGN_CLASSES, SIGN_SHAPE, compile_for, dense_tail
 
 __all__ = ["ConvReluPool2D", "cnn_fused"]
 
@@ -85,10 +85,7 @@ def cnn_fused(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, learni
         [
             keras.Input(shape=tuple(input_shape)),
             ConvReluPool2D(75, 3, name="conv_relu_pool"),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu"),
-            layers.Dense(128, activation="relu"),
-            head(num_classes),
+            *dense_tail(num_classes),
         ],
         name="cnn_fused",
     )
