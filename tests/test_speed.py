@@ -146,7 +146,6 @@ def test_worker_runs_a_preset_in_its_own_process(tmp_path):
         assert "fused conv+pool" in ready["label"]
         epoch = w.ask("epoch")
         assert 0 < epoch["epoch_seconds"] <= epoch["fit_seconds"] and math.isfinite(epoch["loss"])
-        assert math.isfinite(w.ask("train_loss")["loss"])
         full = w.ask("full cnn 2")
         assert full["test_accuracy"] >= 0.95 and full["epoch_seconds"] <= full["seconds"]
         with pytest.raises(RuntimeError, match="unknown command"):

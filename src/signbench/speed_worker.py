@@ -14,7 +14,6 @@ stdin; each answer is one line on stdout that starts with ``SIGNBENCH-WORKER `` 
                    answers ``{"loss", "onednn", "flops_per_sample", "label", "batch_size"}``.
 ``epoch``          one epoch; answers ``{"epoch_seconds", "fit_seconds", "loss"}`` (epoch_seconds is
                    timed inside ``fit`` by :func:`signbench.speed.EpochTimer`; fit_seconds around it).
-``train_loss``     the loss over all training images in inference mode: ``{"loss"}``.
 ``full MODEL E``   :func:`signbench.speed.fast_fit` for E epochs on all of ``x``, evaluated on
                    ``x_test``: ``{"seconds", "epoch_seconds", "train_accuracy", "test_accuracy"}``.
 ``quit``           exit 0.
@@ -82,9 +81,6 @@ def main(argv=None) -> int:
                 t = time.perf_counter()
                 loss = model.fit(**kwargs, epochs=1, callbacks=[timer]).history["loss"][0]
                 _answer({"epoch_seconds": timer.seconds[0], "fit_seconds": time.perf_counter() - t, "loss": float(loss)})
-            elif cmd[0] == "train_loss":
-                xf = x8.astype(np.float32) / np.float32(255.0)
-                _answer({"loss": float(model.evaluate(xf, y, verbose=0, batch_size=512, return_dict=True)["loss"])})
             elif cmd[0] == "full":
                 test = (data["x_test"], data["y_test"]) if "x_test" in data else None
                 out = fast_fit(cmd[1], (x8, y), seed=args.seed, epochs=int(cmd[2]), options=options, test=test)
