@@ -7,7 +7,7 @@ process with plain). After one untimed epoch each (tracing, XLA compilation), th
 one epoch per round: pytest-benchmark times the candidate's ``fit(epochs=1)`` call and the plain epoch
 runs as the round's set-up. Interleaving means both see the same machine load, so
 ``speedup_vs_plain`` is meaningful even on a busy machine, when the absolute samples/s are not.
-Epochs are timed inside ``fit`` (``signbench.speed.EpochTimer``), because the end of a ``fit`` call
+Epochs are timed inside ``fit`` (``signbench.callbacks.EpochTimer``), because the end of a ``fit`` call
 sometimes waits 3-4 s for tf.data's autotuning thread on this TensorFlow; that wait is reported as
 ``fit_call_overhead`` and left out of ``samples_per_s`` and ``speedup_vs_plain`` (median plain epoch /
 median candidate epoch). MFU = training FLOPs per sample (``signbench.flops``) x samples/s / float32

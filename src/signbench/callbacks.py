@@ -13,12 +13,33 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
-__all__ = ["LifecycleLogger", "ThresholdStop", "best_checkpoint", "early_stopping", "tensorboard"]
+__all__ = ["EpochTimer", "LifecycleLogger", "ThresholdStop", "best_checkpoint", "early_stopping", "tensorboard"]
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time in ``.seconds``, from ``on_epoch_begin`` to ``on_epoch_end``.
+
+    Timing epochs inside ``fit`` rather than around it leaves out ``fit``'s set-up and tear-down:
+    on TensorFlow 2.21 the end of a ``fit`` call over arrays sometimes waits ~3-4 s for tf.data's
+    autotuning thread (seen on this machine; bench_speed's ``fit_call_overhead`` rows measure it).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._t = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._t)
 
 
 class ThresholdStop(keras.callbacks.Callback):

@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = [
-    "EpochTimer", "SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "onednn_enabled", "onednn_env",
+    "SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "onednn_enabled", "onednn_env",
     "prepare", "scaled_lr", "RECOMMENDED",
 ]
 
@@ -178,31 +178,6 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, see
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def EpochTimer():  # noqa: N802 - a class made on first use, so importing this module does not import Keras
-    """A Keras callback that records each epoch's wall time (``.seconds``), from ``on_epoch_begin``
-    to ``on_epoch_end``.
-
-    Timing epochs inside ``fit`` rather than around it leaves out ``fit``'s set-up and tear-down:
-    on TensorFlow 2.21 the end of a ``fit`` call over arrays sometimes waits ~3-4 s for tf.data's
-    autotuning thread (seen on this machine; bench_speed's ``fit_call_overhead`` rows measure it).
-    """
-    import keras
-
-    class _EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-            self._t = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._t)
-
-    return _EpochTimer()
-
-
 def _seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, with op determinism OFF for every option alike.
 
@@ -288,7 +263,7 @@ def fast_fit(
     """Train course model ``name`` on ``data`` (LabeledImages or uint8 (x, y)) with ``options``.
 
     Returns a dict: seconds (the ``fit`` call), epoch_seconds (the epochs alone, see
-    :func:`EpochTimer`), samples_per_s (over the epochs), train_accuracy (last epoch), test_accuracy (if
+    :class:`signbench.callbacks.EpochTimer`), samples_per_s (over the epochs), train_accuracy (last epoch), test_accuracy (if
     ``test`` given), lr, options, label, and the model under ``"model"``.
     """
     from signbench.data.types import LabeledImages
@@ -296,6 +271,8 @@ def fast_fit(
     x8, y = (data.images, data.labels) if isinstance(data, LabeledImages) else data
     num_classes = data.num_classes if isinstance(data, LabeledImages) else None
     model, kwargs = prepare(name, x8, y, seed=seed, options=options, base_lr=base_lr, num_classes=num_classes)
+    from signbench.callbacks import EpochTimer
+
     timer = EpochTimer()
     start = time.perf_counter()
     hist = model.fit(**kwargs, epochs=epochs, callbacks=[timer])

@@ -13,7 +13,7 @@ stdin; each answer is one line on stdout that starts with ``SIGNBENCH-WORKER `` 
 ``prepare MODEL``  seed, build and compile MODEL for the preset, run one untimed epoch (tracing);
                    answers ``{"loss", "onednn", "flops_per_sample", "label", "batch_size"}``.
 ``epoch``          one epoch; answers ``{"epoch_seconds", "fit_seconds", "loss"}`` (epoch_seconds is
-                   timed inside ``fit`` by :func:`signbench.speed.EpochTimer`; fit_seconds around it).
+                   timed inside ``fit`` by :class:`signbench.callbacks.EpochTimer`; fit_seconds around it).
 ``full MODEL E``   :func:`signbench.speed.fast_fit` for E epochs on all of ``x``, evaluated on
                    ``x_test``: ``{"seconds", "epoch_seconds", "train_accuracy", "test_accuracy"}``.
 ``quit``           exit 0.
@@ -50,7 +50,8 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from signbench.speed import PRESETS, EpochTimer, fast_fit, onednn_enabled, prepare
+    from signbench.callbacks import EpochTimer
+    from signbench.speed import PRESETS, fast_fit, onednn_enabled, prepare
 
     if args.preset not in PRESETS:
         _answer({"error": f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}"})
