@@ -25,7 +25,8 @@ def _pair(input_shape, filters, k, seed=0):
 
 
 @pytest.mark.parametrize("input_shape,filters,k", [((28, 28, 1), 75, 3), ((29, 31, 2), 8, 3), ((12, 12, 3), 5, 5),
-                                                   ((4, 4, 1), 3, 3)])
+                                                   ((4, 4, 1), 3, 3), ((27, 25, 2), 12, 2), ((9, 12, 3), 5, 4),
+                                                   ((10, 10, 1), 6, 1)])
 def test_same_outputs_as_conv_relu_maxpool(input_shape, filters, k):
     std, fused = _pair(input_shape, filters, k)
     x = np.random.default_rng(1).random((16, *input_shape), dtype=np.float32)
@@ -49,6 +50,26 @@ def test_same_gradients_where_no_window_ties():
         grads.append([np.asarray(g) for g in tape.gradient(loss, model.trainable_variables)])
     for a, b in zip(grads[0], grads[1], strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def test_window_max_gradient_shares_ties_like_reduce_max():
+    import tensorflow as tf
+
+    from signbench.models.fused import window_max
+
+    rng = np.random.default_rng(5)
+    z = tf.constant(rng.integers(0, 3, size=(4, 3, 3, 4, 6)).astype(np.float32))  # many exact ties
+    up = tf.constant(rng.normal(size=(4, 3, 3, 6)).astype(np.float32))
+    grads = []
+    for f in (window_max, lambda t: tf.reduce_max(t, axis=3)):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            out = f(z)
+        grads.append(tape.gradient(out, z, output_gradients=up).numpy())
+        np.testing.assert_array_equal(out.numpy(), z.numpy().max(axis=3))
+    assert (z.numpy() == z.numpy().max(axis=3, keepdims=True)).sum(axis=3).max() > 1, "the input must tie"
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+    np.testing.assert_allclose(grads[0].sum(axis=3), up.numpy(), rtol=1e-5)  # a valid subgradient
 
 
 def test_course_cnn_fused_meets_contract_and_shares_weights_with_cnn():

@@ -42,7 +42,7 @@ def test_scaled_lr():
 
 @pytest.mark.parametrize(
     "kwargs", [{"pipeline": "lmdb"}, {"lr_scaling": "log"}, {"precision": "float16"}, {"batch_size": 0},
-               {"conv": "winograd"}, {"onednn": "yes"}]
+               {"conv": "winograd"}, {"onednn": "yes"}, {"optimizer": "sgd"}, {"steps_per_execution": 0}]
 )
 def test_options_reject_unknown_values(kwargs):
     with pytest.raises(ValueError):
@@ -53,7 +53,11 @@ def test_labels_and_recommended_preset():
     assert PRESETS["plain"].label() == "plain fit"
     assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
     assert PRESETS["fused+onednn+batch512"].label() == "batch 512 (linear LR) + fused conv+pool + oneDNN"
+    assert PRESETS["fast"].label() == "fused conv+pool + oneDNN + fused Adam + 16 steps/call"
     assert RECOMMENDED in PRESETS
+    rec = PRESETS[RECOMMENDED]
+    assert (rec.batch_size, rec.lr_scaling, rec.precision, rec.jit_compile) == (128, "linear", "float32", False), \
+        "the recommended preset must keep the course's batch, learning rate and float32 maths"
 
 
 def test_uint8_dataset_normalizes_on_the_fly_and_covers_each_sample_once():
@@ -97,6 +101,30 @@ def test_every_preset_learns_an_easy_task(preset):
     out = fast_fit("cnn", (x, y), seed=0, epochs=2, options=PRESETS[preset], test=(xt, yt))
     assert out["samples_per_s"] > 0 and math.isfinite(out["seconds"])
     assert out["test_accuracy"] >= 0.95, out
+
+
+def test_fused_adam_and_steps_per_execution_are_applied_and_learn():
+    from signbench.optimizers import FusedAdam
+
+    x, y = _easy(512)
+    xt, yt = _easy(128, seed=1)
+    options = SpeedOptions(conv="fused", optimizer="fused", steps_per_execution=4)
+    m, _ = prepare("cnn", x, y, seed=0, options=options, num_classes=2)
+    assert isinstance(m.optimizer, FusedAdam) and m.steps_per_execution == 4
+    assert float(m.optimizer.learning_rate) == pytest.approx(1e-3)
+    p, _ = prepare("cnn", x, y, seed=0, num_classes=2)
+    assert type(p.optimizer) is __import__("keras").optimizers.Adam and p.steps_per_execution == 1
+    out = fast_fit("cnn", (x, y), seed=0, epochs=2, options=options, test=(xt, yt))
+    assert out["test_accuracy"] >= 0.95, out
+    assert out["model"].optimizer.iterations.numpy() == 2 * 4, "512 samples / batch 128 = 4 steps per epoch"
+
+
+def test_steps_per_execution_keeps_the_same_training():
+    x, y = _easy(384)
+    a = fast_fit("baseline", (x, y), seed=3, epochs=2)["model"].get_weights()
+    b = fast_fit("baseline", (x, y), seed=3, epochs=2, options=SpeedOptions(steps_per_execution=3))["model"].get_weights()
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_allclose(v, u, rtol=1e-5, atol=1e-6)
 
 
 def test_fast_fit_rejects_float_images():

@@ -18,9 +18,17 @@ by one, the things that make training faster on a CPU:
     float32 so the softmax and the loss stay accurate. Uses AVX512-BF16 where the CPU has it.
 ``conv="fused"``
     The CNN's Conv2D+ReLU+MaxPool as one :class:`signbench.models.fused.ConvReluPool2D`: the same
-    function and the same weights (interchangeable with the course CNN's), computed as four patch
-    matrix products and an elementwise max, with bias and ReLU after the pooling. Dense models have
-    no convolution, so the option leaves them as they are.
+    function and the same weights (interchangeable with the course CNN's), computed as one matrix
+    product of the pooling windows' pixels with the kernel at the window's four offsets and a max,
+    with bias and ReLU after the pooling. Dense models have no convolution, so the option leaves
+    them as they are.
+``optimizer="fused"``
+    :class:`signbench.optimizers.FusedAdam`: the same Adam update as Keras' (same formula, float32
+    rounding apart) done by TensorFlow's one-pass ``ResourceApplyAdam`` kernel instead of about ten
+    elementwise passes per variable; for the course CNN that is most of the optimizer's time.
+``steps_per_execution=N``
+    Keras runs N training steps per call of the compiled step function, so the Python work around
+    each step (callbacks, metric reads) is paid once per N steps. Same steps, same order.
 ``onednn=True``
     TensorFlow's oneDNN kernels (``TF_ENABLE_ONEDNN_OPTS=1``). TensorFlow turns them on by default
     only on some Intel CPUs; on this AMD machine they are off unless asked for. Like the thread
@@ -64,12 +72,18 @@ class SpeedOptions:
     precision: str = "float32"  # "float32" | "mixed_bfloat16"
     conv: str = "standard"  # "standard" | "fused"
     onednn: bool | None = None  # None: whatever the process has (TensorFlow's default)
+    optimizer: str = "keras"  # "keras" (keras.optimizers.Adam) | "fused" (signbench.optimizers.FusedAdam)
+    steps_per_execution: int = 1
 
     def __post_init__(self):
         if self.conv not in ("standard", "fused"):
             raise ValueError(f"conv must be 'standard' or 'fused', got {self.conv!r}")
         if self.onednn not in (None, True, False):
             raise ValueError(f"onednn must be None, True or False, got {self.onednn!r}")
+        if self.optimizer not in ("keras", "fused"):
+            raise ValueError(f"optimizer must be 'keras' or 'fused', got {self.optimizer!r}")
+        if int(self.steps_per_execution) < 1:
+            raise ValueError(f"steps_per_execution must be >= 1, got {self.steps_per_execution}")
         if self.pipeline not in ("arrays", "uint8"):
             raise ValueError(f"pipeline must be 'arrays' or 'uint8', got {self.pipeline!r}")
         if self.lr_scaling not in ("linear", "sqrt", "none"):
@@ -91,6 +105,10 @@ class SpeedOptions:
             parts.append("fused conv+pool")
         if self.onednn is not None:
             parts.append("oneDNN" if self.onednn else "no oneDNN")
+        if self.optimizer == "fused":
+            parts.append("fused Adam")
+        if self.steps_per_execution != 1:
+            parts.append(f"{self.steps_per_execution} steps/call")
         return " + ".join(parts) or "plain fit"
 
 
@@ -110,16 +128,23 @@ PRESETS: dict[str, SpeedOptions] = {
     "fused+onednn": SpeedOptions(conv="fused", onednn=True),
     "fused+onednn+batch512": SpeedOptions(conv="fused", onednn=True, batch_size=512),
     "fused+onednn+batch1024": SpeedOptions(conv="fused", onednn=True, batch_size=1024),
+    "adam": SpeedOptions(optimizer="fused"),
+    "spe16": SpeedOptions(steps_per_execution=16),
+    "fast": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16),
+    "fast+batch256": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16,
+                                  batch_size=256),
+    "fast+batch512": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16,
+                                  batch_size=512),
 }
 
 
-#: The preset ``bench_speed_full_length`` and the README recommend: the fused conv+pool layer with
-#: oneDNN at the course's batch 128 and learning rate, i.e. the same maths and the same optimizer
-#: trajectory as plain fit, only faster kernels (1.37x on CNN epochs, 0.65x the time of the full
-#: reproduction: results/train_speed*.md). Larger batches are faster still on the CNN (1.67x at 512,
-#: 1.95x at 1024) but change the optimization, and batch 512 alone lost 7.4 points of baseline test
-#: accuracy over a full run (results/README.md). Re-measure on your CPU.
-RECOMMENDED = "fused+onednn"
+#: The preset ``bench_speed_full_length`` and the README recommend: the fused conv+pool layer, oneDNN,
+#: the fused Adam kernel and 16 steps per call, at the course's batch 128 and learning rate, i.e. the
+#: same maths and the same optimizer trajectory as plain fit (float32 rounding apart), only faster
+#: kernels and less Python per step (results/train_speed*.md). Larger batches are faster still on
+#: the CNN but change the optimization: batch 512 alone lost 7.4 points of baseline test accuracy
+#: over a full run (results/README.md). Re-measure on your CPU.
+RECOMMENDED = "fast"
 
 
 def scaled_lr(base_lr: float, batch_size: int, scaling: str, base_batch: int = BASE_BATCH) -> float:
@@ -219,9 +244,15 @@ def _build(name: str, num_classes: int, input_shape, lr: float, options: SpeedOp
             model = keras.models.clone_model(model, clone_function=keep_head_fp32)
     finally:
         keras.config.set_dtype_policy(previous)
-    compile_for(model, num_classes, lr)
-    if options.jit_compile:
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
+    compile_for(model, num_classes, lr)  # the course's loss for num_classes, with Keras' Adam
+    optimizer = model.optimizer
+    if options.optimizer == "fused":
+        from signbench.optimizers import FusedAdam
+
+        optimizer = FusedAdam(lr)
+    model.compile(optimizer=optimizer, loss=model.loss, metrics=["accuracy"],
+                  jit_compile=True if options.jit_compile else "auto",
+                  steps_per_execution=int(options.steps_per_execution))
     return model
 
 
