@@ -54,14 +54,19 @@ class ConvReluPool2D(layers.Layer):
             raise ValueError(f"filters and kernel_size must be >= 1, got {filters}, {kernel_size}")
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
+        # Made here, as Conv2D makes its own in __init__: the initializers draw their seeds when they
+        # are created, so the same seed gives this layer, and the layers after it, the same initial
+        # weights as the course CNN's Conv2D (tests/test_speed.py trains both side by side).
+        self.kernel_initializer = keras.initializers.get("glorot_uniform")
+        self.bias_initializer = keras.initializers.get("zeros")
 
     def build(self, input_shape):
         k, c = self.kernel_size, int(input_shape[-1])
         h, w = int(input_shape[1]), int(input_shape[2])
         if h - k + 1 < 2 or w - k + 1 < 2:
             raise ValueError(f"input {h}x{w} is too small for a {k}x{k} convolution and 2x2 pooling")
-        self.kernel = self.add_weight(name="kernel", shape=(k, k, c, self.filters), initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.kernel = self.add_weight(name="kernel", shape=(k, k, c, self.filters), initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
 
     def compute_output_shape(self, input_shape):
         k = self.kernel_size
