@@ -20,6 +20,13 @@ accuracy of each pair is within 0.5 point; reports the time ratio (goal <= 0.5) 
 times (the ``fit`` call, 20 epochs) and the speed-up. Smoke mode: 1
 epoch on 2,048 rows, accuracy check skipped (one epoch on a subset is too noisy to compare).
 
+``bench_speed_seeds``: plain fit vs ``RECOMMENDED`` for the two dense course models over several seeds
+(``SIGNBENCH_SPEED_SEEDS``, default 5; 20 epochs on all the real data). Their test accuracy swings by
+points from run to run when only the summation order changes, so one pair cannot tell whether an
+option costs accuracy; this reports each side's mean, min and max and checks that the difference of
+the means is within 0.5 point or within two standard errors of that difference, whichever is wider.
+Smoke mode: 2 seeds, 1 epoch on 2,048 rows, no check.
+
 Sizes: ``SIGNBENCH_SPEED_SAMPLES`` (default 8192) rows per epoch, ``SIGNBENCH_SPEED_ROUNDS`` (3).
 Run: ``python3 -m pytest bench/bench_speed.py --benchmark-enable --results-dir results --results-name
 train_speed -p no:randomly`` (add ``-k option`` for the per-option table only).
@@ -145,3 +152,54 @@ def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
         assert math.isfinite(a) and math.isfinite(b)
         if not smoke:
             assert abs(a - b) <= 0.005, f"{name}: plain {a:.4f} vs fast {b:.4f} at {epochs} epochs"
+
+
+def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
+    from signbench.seeds import derive
+    from signbench.speed_worker import Worker
+
+    train, test = sign_data
+    smoke = bench_cfg.smoke
+    epochs = 1 if smoke else 20
+    n_seeds = 2 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 5))
+    seeds = [derive(bench_cfg.seed, f"speed/seeds/{i}") for i in range(n_seeds)]
+    x8, y = _subset(train, 2048, bench_cfg.seed) if smoke else (train.images, train.labels)
+    data = _npz(tmp_path / "full.npz", x8, y, train.num_classes, test)
+    names = ["baseline", "regularized"]
+    acc = {(name, side): [] for name in names for side in ("plain", "fast")}
+    with Worker(data, "plain", seed=bench_cfg.seed) as plain, Worker(data, RECOMMENDED, seed=bench_cfg.seed) as fast:
+        def plain_all():
+            for name in names:
+                for s in seeds:
+                    acc[(name, "plain")].append(plain.ask(f"full {name} {epochs} {s}")["test_accuracy"])
+
+        def fast_all():
+            for name in names:
+                for s in seeds:
+                    acc[(name, "fast")].append(fast.ask(f"full {name} {epochs} {s}")["test_accuracy"])
+
+        benchmark.extra_info.update(
+            model="+".join(names), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
+            batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(names)} models x {n_seeds} seeds",
+            unit="s", items_per_round=len(y) * epochs * len(names) * n_seeds, items="samples", seed=bench_cfg.seed,
+            seeds=seeds,
+        )
+        benchmark.pedantic(fast_all, setup=plain_all, rounds=1, iterations=1)
+    metrics, verdicts = {}, {}
+    for name in names:
+        p, f = np.asarray(acc[(name, "plain")]), np.asarray(acc[(name, "fast")])
+        diff = float(f.mean() - p.mean())
+        se = float(np.sqrt(p.var(ddof=1) / len(p) + f.var(ddof=1) / len(f)))
+        for side, a in (("plain", p), ("fast", f)):
+            metrics[f"{name}_test_acc_{side}_mean"] = [float(a.mean()), "fraction"]
+            metrics[f"{name}_test_acc_{side}_min"] = [float(a.min()), "fraction"]
+            metrics[f"{name}_test_acc_{side}_max"] = [float(a.max()), "fraction"]
+            metrics[f"{name}_test_acc_{side}_std"] = [float(a.std(ddof=1)), "fraction"]
+        metrics[f"{name}_mean_diff"] = [diff, "fraction"]
+        metrics[f"{name}_mean_diff_se"] = [se, "fraction"]
+        verdicts[name] = (diff, se, p.tolist(), f.tolist())
+    benchmark.extra_info["metrics"] = metrics
+    for name, (diff, se, p, f) in verdicts.items():
+        assert all(math.isfinite(a) for a in p + f)
+        if not smoke:
+            assert abs(diff) <= max(0.005, 2 * se), f"{name}: fast - plain = {diff:+.4f} (se {se:.4f}); {p} vs {f}"

@@ -195,6 +195,8 @@ def test_worker_runs_a_preset_in_its_own_process(tmp_path):
         assert 0 < epoch["epoch_seconds"] <= epoch["fit_seconds"] and math.isfinite(epoch["loss"])
         full = w.ask("full cnn 2")
         assert full["test_accuracy"] >= 0.95 and full["epoch_seconds"] <= full["seconds"]
+        seeded = w.ask("full baseline 1 7")  # the optional SEED
+        assert 0.0 <= seeded["test_accuracy"] <= 1.0 and seeded["epoch_seconds"] <= seeded["seconds"]
         with pytest.raises(RuntimeError, match="unknown command"):
             w.ask("dance")
     assert w.proc.returncode == 1

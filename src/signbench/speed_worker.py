@@ -14,8 +14,9 @@ stdin; each answer is one line on stdout that starts with ``SIGNBENCH-WORKER `` 
                    answers ``{"loss", "onednn", "flops_per_sample", "label", "batch_size"}``.
 ``epoch``          one epoch; answers ``{"epoch_seconds", "fit_seconds", "loss"}`` (epoch_seconds is
                    timed inside ``fit`` by :class:`signbench.callbacks.EpochTimer`; fit_seconds around it).
-``full MODEL E``   :func:`signbench.speed.fast_fit` for E epochs on all of ``x``, evaluated on
-                   ``x_test``: ``{"seconds", "epoch_seconds", "train_accuracy", "test_accuracy"}``.
+``full MODEL E [SEED]``  :func:`signbench.speed.fast_fit` for E epochs on all of ``x`` (seed SEED, default
+                   the worker's ``--seed``), evaluated on ``x_test``:
+                   ``{"seconds", "epoch_seconds", "train_accuracy", "test_accuracy"}``.
 ``quit``           exit 0.
 
 An error answers ``{"error": "..."}`` and the worker exits 1.
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
                 _answer({"epoch_seconds": timer.seconds[0], "fit_seconds": time.perf_counter() - t, "loss": float(loss)})
             elif cmd[0] == "full":
                 test = (data["x_test"], data["y_test"]) if "x_test" in data else None
-                out = fast_fit(cmd[1], (x8, y), seed=args.seed, epochs=int(cmd[2]), options=options, test=test)
+                seed = int(cmd[3]) if len(cmd) > 3 else args.seed
+                out = fast_fit(cmd[1], (x8, y), seed=seed, epochs=int(cmd[2]), options=options, test=test)
                 _answer({k: out[k] for k in ("seconds", "epoch_seconds", "train_accuracy", "test_accuracy") if k in out})
             else:
                 raise ValueError(f"unknown command {line.strip()!r}")
