@@ -2,9 +2,10 @@
 
 Keras 3's :class:`keras.optimizers.Adam` updates each variable with about ten separate elementwise
 operations (the two moment updates, a square, a square root, a divide, ...), each one a full pass over
-the variable's memory. For the course CNN (3.28 M parameters) that is about 20 ms of a ~90 ms training
-step at batch 128 on this 2-core machine. :class:`FusedAdam` computes exactly the same update with
-TensorFlow's ``ResourceApplyAdam`` kernel, which does it in one pass::
+the variable's memory. For the course CNN (3.28 M parameters, 13 MB in its big Dense kernel) a
+profile on this 2-core machine showed that as about a fifth of a training step at batch 128.
+:class:`FusedAdam` computes exactly the same update with TensorFlow's ``ResourceApplyAdam`` kernel,
+which does it in one pass::
 
     alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
     m += (g - m) * (1 - beta_1);  v += (g^2 - v) * (1 - beta_2)
