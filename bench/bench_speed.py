@@ -108,34 +108,40 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
         assert math.isfinite(last) and last < first[k]["loss"], (k, first[k]["loss"], last)
 
 
-def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
-    from signbench.models import MODEL_NAMES
+def _full_data(sign_data, bench_cfg, tmp_path):
+    """(npz path, rows) of all the real training data and the test CSV; smoke mode: 2,048 training rows."""
+    train, test = sign_data
+    x8, y = _subset(train, 2048, bench_cfg.seed) if bench_cfg.smoke else (train.images, train.labels)
+    return _npz(tmp_path / "full.npz", x8, y, train.num_classes, test), len(y)
+
+
+def _plain_then_recommended(benchmark, data, seed: int, commands: list[str]):
+    """Answers to ``commands`` from a plain worker and a ``RECOMMENDED`` one: plain runs them all as the
+    set-up, then RECOMMENDED runs them all as the one timed round. Returns (plain answers, fast answers)."""
     from signbench.speed_worker import Worker
 
-    train, test = sign_data
+    answers = {"plain": [], "fast": []}
+    with Worker(data, "plain", seed=seed) as plain, Worker(data, RECOMMENDED, seed=seed) as fast:
+        benchmark.pedantic(lambda: answers["fast"].extend(fast.ask(c) for c in commands),
+                           setup=lambda: answers["plain"].extend(plain.ask(c) for c in commands),
+                           rounds=1, iterations=1)
+    return answers["plain"], answers["fast"]
+
+
+def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
+    from signbench.models import MODEL_NAMES
+
     smoke = bench_cfg.smoke
     epochs = 1 if smoke else 20
-    if smoke:
-        x8, y = _subset(train, 2048, bench_cfg.seed)
-    else:
-        x8, y = train.images, train.labels
-    data = _npz(tmp_path / "full.npz", x8, y, train.num_classes, test)
-    plain_rows, fast_rows = {}, {}
-    with Worker(data, "plain", seed=bench_cfg.seed) as plain, Worker(data, RECOMMENDED, seed=bench_cfg.seed) as fast:
-        def plain_all():
-            for name in MODEL_NAMES:
-                plain_rows[name] = plain.ask(f"full {name} {epochs}")
-
-        def fast_all():
-            for name in MODEL_NAMES:
-                fast_rows[name] = fast.ask(f"full {name} {epochs}")
-
-        benchmark.extra_info.update(
-            model="+".join(MODEL_NAMES), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
-            batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(MODEL_NAMES)} models",
-            unit="s", items_per_round=len(y) * epochs * len(MODEL_NAMES), items="samples", seed=bench_cfg.seed,
-        )
-        benchmark.pedantic(fast_all, setup=plain_all, rounds=1, iterations=1)
+    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
+    benchmark.extra_info.update(
+        model="+".join(MODEL_NAMES), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
+        batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(MODEL_NAMES)} models",
+        unit="s", items_per_round=rows * epochs * len(MODEL_NAMES), items="samples", seed=bench_cfg.seed,
+    )
+    plain, fast = _plain_then_recommended(benchmark, data, bench_cfg.seed,
+                                          [f"full {name} {epochs}" for name in MODEL_NAMES])
+    plain_rows, fast_rows = dict(zip(MODEL_NAMES, plain, strict=True)), dict(zip(MODEL_NAMES, fast, strict=True))
     plain_s = sum(r["seconds"] for r in plain_rows.values())
     fast_s = sum(r["seconds"] for r in fast_rows.values())
     metrics = {"time_ratio_vs_plain": [fast_s / plain_s, "x"], "plain_seconds": [plain_s, "s"],
@@ -156,38 +162,26 @@ def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
 
 def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
     from signbench.seeds import derive
-    from signbench.speed_worker import Worker
 
-    train, test = sign_data
     smoke = bench_cfg.smoke
     epochs = 1 if smoke else 20
     n_seeds = 2 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 5))
     seeds = [derive(bench_cfg.seed, f"speed/seeds/{i}") for i in range(n_seeds)]
-    x8, y = _subset(train, 2048, bench_cfg.seed) if smoke else (train.images, train.labels)
-    data = _npz(tmp_path / "full.npz", x8, y, train.num_classes, test)
+    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
     names = ["baseline", "regularized"]
-    acc = {(name, side): [] for name in names for side in ("plain", "fast")}
-    with Worker(data, "plain", seed=bench_cfg.seed) as plain, Worker(data, RECOMMENDED, seed=bench_cfg.seed) as fast:
-        def plain_all():
-            for name in names:
-                for s in seeds:
-                    acc[(name, "plain")].append(plain.ask(f"full {name} {epochs} {s}")["test_accuracy"])
-
-        def fast_all():
-            for name in names:
-                for s in seeds:
-                    acc[(name, "fast")].append(fast.ask(f"full {name} {epochs} {s}")["test_accuracy"])
-
-        benchmark.extra_info.update(
-            model="+".join(names), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
-            batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(names)} models x {n_seeds} seeds",
-            unit="s", items_per_round=len(y) * epochs * len(names) * n_seeds, items="samples", seed=bench_cfg.seed,
-            seeds=seeds,
-        )
-        benchmark.pedantic(fast_all, setup=plain_all, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        model="+".join(names), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
+        batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(names)} models x {n_seeds} seeds",
+        unit="s", items_per_round=rows * epochs * len(names) * n_seeds, items="samples", seed=bench_cfg.seed,
+        seeds=seeds,
+    )
+    runs = [(name, s) for name in names for s in seeds]
+    plain, fast = _plain_then_recommended(benchmark, data, bench_cfg.seed,
+                                          [f"full {name} {epochs} {s}" for name, s in runs])
     metrics, verdicts = {}, {}
     for name in names:
-        p, f = np.asarray(acc[(name, "plain")]), np.asarray(acc[(name, "fast")])
+        p = np.asarray([a["test_accuracy"] for (n, _), a in zip(runs, plain, strict=True) if n == name])
+        f = np.asarray([a["test_accuracy"] for (n, _), a in zip(runs, fast, strict=True) if n == name])
         diff = float(f.mean() - p.mean())
         se = float(np.sqrt(p.var(ddof=1) / len(p) + f.var(ddof=1) / len(f)))
         for side, a in (("plain", p), ("fast", f)):
