@@ -53,7 +53,7 @@ def test_labels_and_recommended_preset():
     assert PRESETS["plain"].label() == "plain fit"
     assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
     assert PRESETS["fused+onednn+batch512"].label() == "batch 512 (linear LR) + fused conv+pool + oneDNN"
-    assert PRESETS["fast"].label() == "fused conv+pool + oneDNN + fused Adam + 16 steps/call"
+    assert PRESETS["fast"].label() == "uint8 tf.data + fused conv+pool + oneDNN + fused Adam + 16 steps/call"
     assert RECOMMENDED in PRESETS
     rec = PRESETS[RECOMMENDED]
     assert (rec.batch_size, rec.lr_scaling, rec.precision, rec.jit_compile) == (128, "linear", "float32", False), \
@@ -74,6 +74,9 @@ def test_uint8_dataset_normalizes_on_the_fly_and_covers_each_sample_once():
     assert got == want
     second = np.concatenate([np.asarray(b) for _, b in ds])
     assert not np.array_equal(second, yb), "the pipeline should reshuffle each epoch"
+    assert ds.options().autotune.enabled is False, "no autotuning thread to hold up the end of an epoch"
+    again = np.concatenate([np.asarray(b) for _, b in make_dataset(x, y, 32, seed=0)])
+    np.testing.assert_array_equal(again, yb)  # the seed fixes the order
     with pytest.raises(TypeError):
         make_dataset(x.astype(np.float32), y, 32, seed=0)
 

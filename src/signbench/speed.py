@@ -130,18 +130,20 @@ PRESETS: dict[str, SpeedOptions] = {
     "fused+onednn+batch1024": SpeedOptions(conv="fused", onednn=True, batch_size=1024),
     "adam": SpeedOptions(optimizer="fused"),
     "spe16": SpeedOptions(steps_per_execution=16),
-    "fast": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16),
-    "fast+batch256": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16,
-                                  batch_size=256),
-    "fast+batch512": SpeedOptions(conv="fused", onednn=True, optimizer="fused", steps_per_execution=16,
-                                  batch_size=512),
+    "fast": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused", steps_per_execution=16),
+    "fast+batch256": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
+                                  steps_per_execution=16, batch_size=256),
+    "fast+batch512": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
+                                  steps_per_execution=16, batch_size=512),
 }
 
 
-#: The preset ``bench_speed_full_length`` and the README recommend: the fused conv+pool layer, oneDNN,
-#: the fused Adam kernel and 16 steps per call, at the course's batch 128 and learning rate, i.e. the
-#: same maths and the same optimizer trajectory as plain fit (float32 rounding apart), only faster
-#: kernels and less Python per step (results/train_speed*.md). Larger batches are faster still on
+#: The preset ``bench_speed_full_length`` and the README recommend: the uint8 tf.data pipeline
+#: (``make_dataset``: no float copy of the data, no tf.data autotuning thread to stall epochs), the
+#: fused conv+pool layer, oneDNN, the fused Adam kernel and 16 steps per call, at the course's batch
+#: 128 and learning rate, i.e. the same maths and the same optimizer trajectory as plain fit (float32
+#: rounding and the shuffling order apart), only faster kernels and less waiting per step
+#: (results/train_speed*.md). Larger batches are faster still on
 #: the CNN but change the optimization: batch 512 alone lost 7.4 points of baseline test accuracy
 #: over a full run (results/README.md). Re-measure on your CPU.
 RECOMMENDED = "fast"
@@ -199,8 +201,13 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, see
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     scale = tf.constant(1.0 / 255.0, tf.float32)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) * scale, y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) * scale, y), num_parallel_calls=1)
+    # Fixed, small buffers and no autotuning: the normalization is one cheap op per batch, and on a
+    # 2-core machine tf.data's autotuning thread competes with training and can hold up the end of
+    # an epoch by seconds (the `fit_call_overhead` rows of results/train_speed.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
 
 
 def _seed(seed: int) -> None:
