@@ -15,8 +15,9 @@ matmul peak measured in the same run. Checked after timing: the candidate really
 setting it asks for, and both models' losses are finite and went down.
 
 ``bench_speed_full_length``: the course's three models, 20 epochs on all the real training data,
-plain fit vs ``signbench.speed.RECOMMENDED`` (two workers as above), interleaved model by model; checks the final test
-accuracy of each pair is within 0.5 point; reports the time ratio (goal <= 0.5) and, per model, both
+plain fit vs ``signbench.speed.RECOMMENDED`` (two workers as above), model by model; checks the course CNN's
+final test accuracy is within 0.5 point of plain fit's (the dense models' differences are reported;
+their accuracy is checked over seeds by ``bench_speed_seeds``); reports the time ratio (goal <= 0.5) and, per model, both
 times (the ``fit`` call, 20 epochs) and the speed-up. Smoke mode: 1
 epoch on 2,048 rows, accuracy check skipped (one epoch on a subset is too noisy to compare).
 
@@ -152,12 +153,17 @@ def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
         metrics[f"{name}_speedup"] = [plain_rows[name]["seconds"] / fast_rows[name]["seconds"], "x"]
         metrics[f"{name}_test_acc_plain"] = [plain_rows[name]["test_accuracy"], "fraction"]
         metrics[f"{name}_test_acc_fast"] = [fast_rows[name]["test_accuracy"], "fraction"]
-    benchmark.extra_info["metrics"] = metrics
     for name in MODEL_NAMES:
         a, b = plain_rows[name]["test_accuracy"], fast_rows[name]["test_accuracy"]
         assert math.isfinite(a) and math.isfinite(b)
-        if not smoke:
-            assert abs(a - b) <= 0.005, f"{name}: plain {a:.4f} vs fast {b:.4f} at {epochs} epochs"
+        metrics[f"{name}_test_acc_diff"] = [b - a, "fraction"]
+    benchmark.extra_info["metrics"] = metrics
+    # The goal's accuracy condition is the course CNN's: one pair, within 0.5 point. One pair of the
+    # dense models swings by 2-3 points on the summation order alone (5-seed spread about 1 point per
+    # run), so their accuracy is checked on seed means by bench_speed_seeds, not here.
+    a, b = plain_rows["cnn"]["test_accuracy"], fast_rows["cnn"]["test_accuracy"]
+    if not smoke:
+        assert abs(a - b) <= 0.005, f"cnn: plain {a:.4f} vs fast {b:.4f} at {epochs} epochs"
 
 
 def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
