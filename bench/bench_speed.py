@@ -22,7 +22,7 @@ times (the ``fit`` call, 20 epochs) and the speed-up. Smoke mode: 1
 epoch on 2,048 rows, accuracy check skipped (one epoch on a subset is too noisy to compare).
 
 ``bench_speed_seeds``: plain fit vs ``RECOMMENDED`` for the two dense course models over several seeds
-(``SIGNBENCH_SPEED_SEEDS``, default 5; 20 epochs on all the real data). Their test accuracy swings by
+(``SIGNBENCH_SPEED_SEEDS``, default 10; 20 epochs on all the real data). Their test accuracy swings by
 points from run to run when only the summation order changes, so one pair cannot tell whether an
 option costs accuracy; this reports each side's mean, min and max and checks that the difference of
 the means is within 0.5 point or within two standard errors of that difference, whichever is wider.
@@ -171,7 +171,7 @@ def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
 
     smoke = bench_cfg.smoke
     epochs = 1 if smoke else 20
-    n_seeds = 2 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 5))
+    n_seeds = 2 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 10))
     seeds = [derive(bench_cfg.seed, f"speed/seeds/{i}") for i in range(n_seeds)]
     data, rows = _full_data(sign_data, bench_cfg, tmp_path)
     names = ["baseline", "regularized"]
