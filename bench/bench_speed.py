@@ -153,14 +153,13 @@ def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
         metrics[f"{name}_speedup"] = [plain_rows[name]["seconds"] / fast_rows[name]["seconds"], "x"]
         metrics[f"{name}_test_acc_plain"] = [plain_rows[name]["test_accuracy"], "fraction"]
         metrics[f"{name}_test_acc_fast"] = [fast_rows[name]["test_accuracy"], "fraction"]
-    for name in MODEL_NAMES:
-        a, b = plain_rows[name]["test_accuracy"], fast_rows[name]["test_accuracy"]
-        assert math.isfinite(a) and math.isfinite(b)
-        metrics[f"{name}_test_acc_diff"] = [b - a, "fraction"]
+        metrics[f"{name}_test_acc_diff"] = [fast_rows[name]["test_accuracy"] - plain_rows[name]["test_accuracy"],
+                                            "fraction"]
     benchmark.extra_info["metrics"] = metrics
+    assert all(math.isfinite(r["test_accuracy"]) for r in (*plain, *fast))
     # The goal's accuracy condition is the course CNN's: one pair, within 0.5 point. One pair of the
-    # dense models swings by 2-3 points on the summation order alone (5-seed spread about 1 point per
-    # run), so their accuracy is checked on seed means by bench_speed_seeds, not here.
+    # dense models swings by 2-3 points on the summation order alone (per-run spread 0.6-1.8 points over
+    # 10 seeds), so their accuracy is checked on seed means by bench_speed_seeds, not here.
     a, b = plain_rows["cnn"]["test_accuracy"], fast_rows["cnn"]["test_accuracy"]
     if not smoke:
         assert abs(a - b) <= 0.005, f"cnn: plain {a:.4f} vs fast {b:.4f} at {epochs} epochs"
