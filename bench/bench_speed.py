@@ -28,6 +28,17 @@ option costs accuracy; this reports each side's mean, min and max and checks tha
 the means is within 0.5 point or within two standard errors of that difference, whichever is wider.
 Smoke mode: 2 seeds, 1 epoch on 2,048 rows, no check.
 
+``bench_speed_batch_full_length``: the issue's "batch size with a scaled learning rate" candidate at
+full length for the course CNN (the model the training-speed goal names): plain fit (batch 128) vs
+``fast+batch256`` and ``fast+batch512`` (``RECOMMENDED``'s kernels and pipeline at batch 256 / 512,
+learning rate scaled linearly from 1e-3), 20 epochs on all the real training data, one seed. Both
+candidates were defined before any of them was trained at full length and both are reported: nothing
+is chosen on the test CSV. Reports, per candidate, the ``fit`` time, the speed-up over plain, the
+MFU over the 20 epochs (training FLOPs per sample x samples/s / float32 matmul peak measured in the same
+run) and the test accuracy and its difference from plain's; checks each candidate's test accuracy is
+within 0.5 point of plain's (one pair each, as for the CNN in ``bench_speed_full_length``). Smoke mode:
+1 epoch on 2,048 rows, accuracy check skipped.
+
 Sizes: ``SIGNBENCH_SPEED_SAMPLES`` (default 8192) rows per epoch, ``SIGNBENCH_SPEED_ROUNDS`` (3).
 Run: ``python3 -m pytest bench/bench_speed.py --benchmark-enable --results-dir results --results-name
 train_speed -p no:randomly`` (add ``-k option`` for the per-option table only).
@@ -202,3 +213,55 @@ def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
         assert all(math.isfinite(a) for a in p + f)
         if not smoke:
             assert abs(diff) <= max(0.005, 2 * se), f"{name}: fast - plain = {diff:+.4f} (se {se:.4f}); {p} vs {f}"
+
+
+#: The larger-batch presets ``bench_speed_batch_full_length`` trains at full length (fixed beforehand).
+BATCH_CANDIDATES = ["fast+batch256", "fast+batch512"]
+
+
+def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, tmp_path):
+    from signbench.flops import matmul_peak, train_flops_per_sample
+    from signbench.models import build
+    from signbench.speed_worker import Worker
+
+    smoke = bench_cfg.smoke
+    epochs = 1 if smoke else 20
+    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
+    command = f"full cnn {epochs}"
+    benchmark.extra_info.update(
+        model="cnn", runtime=" | ".join(f"keras-fit {PRESETS[c].label()}" for c in BATCH_CANDIDATES),
+        batch_size="/".join(str(PRESETS[c].batch_size) for c in BATCH_CANDIDATES),
+        metric=f"{epochs} epochs x {len(BATCH_CANDIDATES)} candidates", unit="s",
+        items_per_round=rows * epochs * len(BATCH_CANDIDATES), items="samples", seed=bench_cfg.seed,
+    )
+    answers = {}
+    with Worker(data, "plain", seed=bench_cfg.seed) as plain:
+        answers["plain"] = plain.ask(command)  # first, alone: the other workers start after it
+    workers = [Worker(data, c, seed=bench_cfg.seed) for c in BATCH_CANDIDATES]
+    try:
+        benchmark.pedantic(lambda: answers.update((w.preset, w.ask(command)) for w in workers),
+                           rounds=1, iterations=1)
+    finally:
+        for w in workers:
+            w.close()
+    peak = matmul_peak(256 if smoke else 1024, repeats=3 if smoke else 10)
+    flops = train_flops_per_sample(build("cnn", sign_data[0].num_classes, sign_data[0].images.shape[1:]))
+    base = answers["plain"]
+    metrics = {"plain_seconds": [base["seconds"], "s"], "plain_test_acc": [base["test_accuracy"], "fraction"],
+               "plain_mfu": [flops * rows * epochs / base["epoch_seconds"] / peak, "fraction"],
+               "matmul_peak": [peak / 1e9, "GFLOP/s"]}
+    for c in BATCH_CANDIDATES:
+        a = answers[c]
+        metrics[f"{c}_seconds"] = [a["seconds"], "s"]
+        metrics[f"{c}_speedup"] = [base["seconds"] / a["seconds"], "x"]
+        metrics[f"{c}_epoch_speedup"] = [base["epoch_seconds"] / a["epoch_seconds"], "x"]
+        metrics[f"{c}_mfu"] = [flops * rows * epochs / a["epoch_seconds"] / peak, "fraction"]
+        metrics[f"{c}_test_acc"] = [a["test_accuracy"], "fraction"]
+        metrics[f"{c}_test_acc_diff"] = [a["test_accuracy"] - base["test_accuracy"], "fraction"]
+    benchmark.extra_info["metrics"] = metrics
+    assert all(math.isfinite(a["test_accuracy"]) for a in answers.values())
+    assert all(math.isfinite(a["seconds"]) and a["seconds"] > 0 for a in answers.values())
+    if not smoke:
+        off = {c: answers[c]["test_accuracy"] - base["test_accuracy"] for c in BATCH_CANDIDATES}
+        bad = {c: f"{d:+.4f}" for c, d in off.items() if abs(d) > 0.005}
+        assert not bad, f"cnn test accuracy vs plain {base['test_accuracy']:.4f} beyond 0.5 point: {bad}"
