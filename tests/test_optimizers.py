@@ -21,7 +21,7 @@ def _run(optimizer_cls, grads, steps, **kwargs):
 
     @tf.function
     def step(g):
-        opt.apply_gradients(zip(g, model.trainable_variables))
+        opt.apply_gradients(zip(g, model.trainable_variables, strict=True))
 
     for s in range(steps):
         step([tf.constant(g) for g in grads[s]])

@@ -103,6 +103,38 @@ def test_tables_csv_and_markdown(tmp_path):
     assert results.load_rows(csv_path)[0]["model"] == "cnn"
 
 
+def test_markdown_escapes_pipes_in_cells(tmp_path):
+    run = _run_json()
+    run["benchmarks"][0]["extra_info"]["runtime"] = "fast+batch256 | fast+batch512"
+    md = results.to_markdown(results.rows_from_benchmark_json(run), title="t")
+    line = next(x for x in md.splitlines() if "fast+batch256" in x)
+    assert "fast+batch256 \\| fast+batch512" in line
+    header = next(x for x in md.splitlines() if x.startswith("| model"))
+    unescaped = line.replace("\\|", "")
+    assert unescaped.count("|") == header.count("|")  # same number of columns as the header
+
+
+def test_tables_command_rebuilds_a_runs_tables_from_raw(tmp_path, capsys):
+    run = {**_run_json(), "signbench": {**_run_json()["signbench"], "command": "python3 -m pytest bench -k x"}}
+    raw = results.write_raw(run, tmp_path / "results" / "raw")
+    direct = results.write_tables(results.rows_from_benchmark_json(run), tmp_path / "direct", "n",
+                                  command="python3 -m pytest bench -k x")
+    assert main(["tables", str(raw), "--name", "n"]) == 0  # default: the folder above raw/
+    rebuilt = [tmp_path / "results" / "n.csv", tmp_path / "results" / "n.md"]
+    assert [p.read_text() for p in rebuilt] == [p.read_text() for p in direct]
+    assert "`python3 -m pytest bench -k x`" in rebuilt[1].read_text()
+    assert str(rebuilt[0]) in capsys.readouterr().out
+    assert main(["tables", str(tmp_path / "missing.json"), "--name", "n"]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["tables", str(bad), "--name", "n"]) == 2
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"benchmarks": []}))
+    assert main(["tables", str(other), "--name", "n", "--results-dir", str(tmp_path / "o")]) == 2
+    assert "signbench" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_compare_flags_regressions_both_directions():
     old = results.rows_from_benchmark_json(_run_json())
     same = results.compare(old, old)

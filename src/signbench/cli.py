@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "course": ("signbench.course_table", "train the course's three models on the real data, write results/course_reproduction.*"),
     "reproduce": ("signbench.reproduce.cli", "run every course stage end to end into one run folder, with a report"),
     "sota": ("signbench.sota", "train cnn_plus with the beyond-the-course recipe (val split from train; test touched once)"),
+    "tables": ("signbench.tables", "write a stored benchmark run's tables (NAME.csv, NAME.md) again from its raw JSON"),
     "tune": ("signbench.distributed.tuning", "hyperparameter search: in-process, or a KerasTuner chief + N workers"),
     "transfer": ("signbench.transfer", "pretrain a backbone on letters A-M, transfer it to N-Y, model-selection table"),
 }

@@ -152,7 +152,8 @@ def to_markdown(rows: list[dict], *, title: str, command: str = "") -> str:
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "---|" * len(cols))
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |")
+        # A "|" inside a cell would start a new column: escape it as Markdown tables want.
+        lines.append("| " + " | ".join(_fmt(r.get(c, "")).replace("|", "\\|") for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
