@@ -91,6 +91,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
             model="cnn", runtime=f"keras-fit {first['cand']['label']}", batch_size=first["cand"]["batch_size"],
             metric="fit(epochs=1) call", unit="s", items_per_round=len(y), items="samples", seed=bench_cfg.seed,
             preset=preset, onednn=first["cand"]["onednn"], plain_onednn=first["plain"]["onednn"],
+            intra_threads=first["cand"]["intra_threads"], inter_threads=first["cand"]["inter_threads"],
         )
         benchmark.pedantic(lambda: answers["cand"].append(cand.ask("epoch")),
                            setup=lambda: answers["plain"].append(plain.ask("epoch")), rounds=rounds, iterations=1)
@@ -115,6 +116,8 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
     # Same model maths: with oneDNN asked for, the worker really has it; both learned.
     assert first["cand"]["onednn"] == (PRESETS[preset].onednn if PRESETS[preset].onednn is not None
                                        else first["plain"]["onednn"])
+    for key in ("intra_threads", "inter_threads"):  # thread pools as asked (None: TensorFlow's default)
+        assert first["cand"][key] == getattr(PRESETS[preset], key), (key, first["cand"][key])
     for k in ("plain", "cand"):
         last = answers[k][-1]["loss"]
         assert math.isfinite(last) and last < first[k]["loss"], (k, first[k]["loss"], last)

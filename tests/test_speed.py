@@ -11,12 +11,14 @@ from signbench.speed import (
     PRESETS,
     RECOMMENDED,
     SpeedOptions,
+    configure_threads,
     fast_fit,
     make_dataset,
     onednn_enabled,
     onednn_env,
     prepare,
     scaled_lr,
+    thread_settings,
 )
 
 
@@ -42,7 +44,8 @@ def test_scaled_lr():
 
 @pytest.mark.parametrize(
     "kwargs", [{"pipeline": "lmdb"}, {"lr_scaling": "log"}, {"precision": "float16"}, {"batch_size": 0},
-               {"conv": "winograd"}, {"onednn": "yes"}, {"optimizer": "sgd"}, {"steps_per_execution": 0}]
+               {"conv": "winograd"}, {"onednn": "yes"}, {"optimizer": "sgd"}, {"steps_per_execution": 0},
+               {"intra_threads": 0}, {"inter_threads": 1.5}, {"inter_threads": True}]
 )
 def test_options_reject_unknown_values(kwargs):
     with pytest.raises(ValueError):
@@ -54,6 +57,8 @@ def test_labels_and_recommended_preset():
     assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
     assert PRESETS["fused+onednn+batch512"].label() == "batch 512 (linear LR) + fused conv+pool + oneDNN"
     assert PRESETS["fast"].label() == "uint8 tf.data + fused conv+pool + oneDNN + fused Adam + 16 steps/call"
+    assert PRESETS["fast+inter1"].label() == PRESETS["fast"].label() + " + 1 inter-op thread"
+    assert SpeedOptions(intra_threads=2).label() == "2 intra-op threads"
     assert RECOMMENDED in PRESETS
     rec = PRESETS[RECOMMENDED]
     assert (rec.batch_size, rec.lr_scaling, rec.precision, rec.jit_compile) == (128, "linear", "float32", False), \
@@ -174,6 +179,31 @@ def test_onednn_is_a_process_setting():
     assert onednn_env(SpeedOptions(onednn=True), {"A": "1"}) == {"A": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}
     assert onednn_env(SpeedOptions(onednn=False), {})["TF_ENABLE_ONEDNN_OPTS"] == "0"
     assert onednn_env(SpeedOptions(), {"TF_ENABLE_ONEDNN_OPTS": "1", "B": "2"}) == {"B": "2"}
+
+
+def test_threads_are_a_process_setting():
+    import tensorflow as tf
+
+    x, y = _easy(32)
+    _ = (tf.constant(1.0) + 1.0).numpy()  # TensorFlow has run an op: its thread pools are fixed now
+    intra, inter = thread_settings()
+    with pytest.raises(RuntimeError, match="process start"):
+        prepare("cnn", x, y, seed=0, options=SpeedOptions(inter_threads=(inter or 2) + 1), num_classes=2)
+    assert thread_settings() == (intra, inter)  # unchanged
+    with pytest.raises(RuntimeError, match="process start"):
+        configure_threads(intra=(intra or 2) + 1)
+
+
+def test_worker_applies_the_presets_thread_pools(tmp_path):
+    from signbench.speed_worker import Worker
+
+    x, y = _easy(64)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, num_classes=np.asarray(2))
+    with Worker(data, "fast+inter1", seed=0) as w:
+        ready = w.ask("prepare cnn")
+    assert (ready["intra_threads"], ready["inter_threads"]) == (None, 1)
+    assert ready["onednn"] is True and ready["label"].endswith("1 inter-op thread")
 
 
 def test_fast_fit_times_epochs_inside_the_fit_call():

@@ -36,8 +36,11 @@ by one, the things that make training faster on a CPU:
     :func:`onednn_env` gives the environment for a subprocess and :func:`fast_fit` refuses to run
     an option whose oneDNN setting differs from the process's (see :func:`onednn_enabled`).
 ``intra_threads``/``inter_threads``
-    TensorFlow thread pools. These only take effect before TensorFlow has run anything, so they are
-    applied by :func:`configure_threads` at process start (the bench runs them in a subprocess).
+    TensorFlow's thread pools: threads inside one op, and ops run at once (``None``: TensorFlow's
+    choice, one per core for each). Like oneDNN they are a property of the process, fixed once
+    TensorFlow has run its first op: :func:`configure_threads` sets them at process start (the speed
+    worker does, from its preset), and :func:`fast_fit` refuses options whose thread settings differ
+    from the process's (see :func:`thread_settings`).
 
 Each option is measured against plain ``fit`` in the same run by ``bench/bench_speed.py``; see
 ``results/train_speed.md``.
@@ -54,7 +57,7 @@ import numpy as np
 
 __all__ = [
     "SpeedOptions", "PRESETS", "configure_threads", "fast_fit", "make_dataset", "onednn_enabled", "onednn_env",
-    "prepare", "scaled_lr", "RECOMMENDED",
+    "prepare", "scaled_lr", "thread_settings", "RECOMMENDED",
 ]
 
 BASE_BATCH = 128
@@ -74,8 +77,14 @@ class SpeedOptions:
     onednn: bool | None = None  # None: whatever the process has (TensorFlow's default)
     optimizer: str = "keras"  # "keras" (keras.optimizers.Adam) | "fused" (signbench.optimizers.FusedAdam)
     steps_per_execution: int = 1
+    intra_threads: int | None = None  # None: TensorFlow's default (one per core)
+    inter_threads: int | None = None
 
     def __post_init__(self):
+        for name in ("intra_threads", "inter_threads"):
+            n = getattr(self, name)
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+                raise ValueError(f"{name} must be None or an int >= 1, got {n!r}")
         if self.conv not in ("standard", "fused"):
             raise ValueError(f"conv must be 'standard' or 'fused', got {self.conv!r}")
         if self.onednn not in (None, True, False):
@@ -109,6 +118,10 @@ class SpeedOptions:
             parts.append("fused Adam")
         if self.steps_per_execution != 1:
             parts.append(f"{self.steps_per_execution} steps/call")
+        if self.intra_threads is not None:
+            parts.append(f"{self.intra_threads} intra-op thread{'s' * (self.intra_threads != 1)}")
+        if self.inter_threads is not None:
+            parts.append(f"{self.inter_threads} inter-op thread{'s' * (self.inter_threads != 1)}")
         return " + ".join(parts) or "plain fit"
 
 
@@ -135,6 +148,12 @@ PRESETS: dict[str, SpeedOptions] = {
                                   steps_per_execution=16, batch_size=256),
     "fast+batch512": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
                                   steps_per_execution=16, batch_size=512),
+    # Thread settings (2 cores here: TensorFlow's default is 2 intra-op and 2 inter-op threads).
+    "inter1": SpeedOptions(inter_threads=1),
+    "fast+inter1": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
+                                steps_per_execution=16, inter_threads=1),
+    "fast+intra1": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
+                                steps_per_execution=16, intra_threads=1),
 }
 
 
@@ -182,10 +201,24 @@ def configure_threads(intra: int | None = None, inter: int | None = None) -> Non
     """Set TensorFlow's thread pools. Call before TensorFlow runs any op (else RuntimeError)."""
     import tensorflow as tf
 
-    if intra is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(int(intra))
-    if inter is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+    try:
+        if intra is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(int(intra))
+        if inter is not None:
+            tf.config.threading.set_inter_op_parallelism_threads(int(inter))
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"cannot set TensorFlow's thread pools to intra={intra}, inter={inter} now ({exc}): they are "
+            "fixed once TensorFlow has run an op; set them at process start (signbench.speed_worker does)"
+        ) from None
+
+
+def thread_settings() -> tuple[int | None, int | None]:
+    """(intra-op, inter-op) threads of this process's TensorFlow; ``None`` where it uses its default."""
+    import tensorflow as tf
+
+    return (tf.config.threading.get_intra_op_parallelism_threads() or None,
+            tf.config.threading.get_inter_op_parallelism_threads() or None)
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, seed: int, shuffle: bool = True):
@@ -277,6 +310,11 @@ def prepare(name: str, images: np.ndarray, labels: np.ndarray, *, seed: int,
             f"{'on' if onednn_enabled() else 'off'}; it is read at import: start Python with "
             f"TF_ENABLE_ONEDNN_OPTS={int(options.onednn)} (signbench.speed.onednn_env gives that environment)"
         )
+    asked = (options.intra_threads, options.inter_threads)
+    if any(a is not None for a in asked):
+        have = thread_settings()
+        if any(a is not None and a != h for a, h in zip(asked, have, strict=True)):
+            configure_threads(*asked)  # works only before TensorFlow's first op; else a clear RuntimeError
     _seed(seed)
     lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
     model = _build(name, num_classes, x8.shape[1:], lr, options)

@@ -11,7 +11,8 @@ stdin; each answer is one line on stdout that starts with ``SIGNBENCH-WORKER `` 
 (anything else on stdout, e.g. a library's print, is ignored by :class:`Worker`). Commands:
 
 ``prepare MODEL``  seed, build and compile MODEL for the preset, run one untimed epoch (tracing);
-                   answers ``{"loss", "onednn", "flops_per_sample", "label", "batch_size"}``.
+                   answers ``{"loss", "onednn", "intra_threads", "inter_threads", "flops_per_sample",
+                   "label", "batch_size"}`` (threads: ``None`` = TensorFlow's default).
 ``epoch``          one epoch; answers ``{"epoch_seconds", "fit_seconds", "loss"}`` (epoch_seconds is
                    timed inside ``fit`` by :class:`signbench.callbacks.EpochTimer`; fit_seconds around it).
 ``full MODEL E [SEED]``  :func:`signbench.speed.fast_fit` for E epochs on all of ``x`` (seed SEED, default
@@ -52,12 +53,16 @@ def main(argv=None) -> int:
     import numpy as np
 
     from signbench.callbacks import EpochTimer
-    from signbench.speed import PRESETS, fast_fit, onednn_enabled, prepare
+    from signbench.speed import PRESETS, fast_fit, onednn_enabled, prepare, thread_settings
 
     if args.preset not in PRESETS:
         _answer({"error": f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}"})
         return 1
     options = PRESETS[args.preset]
+    if options.intra_threads is not None or options.inter_threads is not None:
+        from signbench.speed import configure_threads
+
+        configure_threads(options.intra_threads, options.inter_threads)  # before TensorFlow's first op
     with np.load(args.data) as d:
         data = {k: d[k] for k in d.files}
     x8, y, num_classes = data["x"], data["y"], int(data["num_classes"])
@@ -74,7 +79,9 @@ def main(argv=None) -> int:
 
                 model, kwargs = prepare(cmd[1], x8, y, seed=args.seed, options=options, num_classes=num_classes)
                 loss = model.fit(**kwargs, epochs=1).history["loss"][0]
+                intra, inter = thread_settings()
                 _answer({"loss": float(loss), "onednn": onednn_enabled(), "label": options.label(),
+                         "intra_threads": intra, "inter_threads": inter,
                          "batch_size": options.batch_size, "flops_per_sample": float(train_flops_per_sample(model))})
             elif cmd[0] == "epoch":
                 import time
