@@ -250,21 +250,24 @@ def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, tmp_path):
     peak = matmul_peak(256 if smoke else 1024, repeats=3 if smoke else 10)
     flops = train_flops_per_sample(build("cnn", sign_data[0].num_classes, sign_data[0].images.shape[1:]))
     base = answers["plain"]
+
+    def mfu(answer):
+        return flops * rows * epochs / answer["epoch_seconds"] / peak
+
+    diffs = {c: answers[c]["test_accuracy"] - base["test_accuracy"] for c in BATCH_CANDIDATES}
     metrics = {"plain_seconds": [base["seconds"], "s"], "plain_test_acc": [base["test_accuracy"], "fraction"],
-               "plain_mfu": [flops * rows * epochs / base["epoch_seconds"] / peak, "fraction"],
-               "matmul_peak": [peak / 1e9, "GFLOP/s"]}
+               "plain_mfu": [mfu(base), "fraction"], "matmul_peak": [peak / 1e9, "GFLOP/s"]}
     for c in BATCH_CANDIDATES:
         a = answers[c]
         metrics[f"{c}_seconds"] = [a["seconds"], "s"]
         metrics[f"{c}_speedup"] = [base["seconds"] / a["seconds"], "x"]
         metrics[f"{c}_epoch_speedup"] = [base["epoch_seconds"] / a["epoch_seconds"], "x"]
-        metrics[f"{c}_mfu"] = [flops * rows * epochs / a["epoch_seconds"] / peak, "fraction"]
+        metrics[f"{c}_mfu"] = [mfu(a), "fraction"]
         metrics[f"{c}_test_acc"] = [a["test_accuracy"], "fraction"]
-        metrics[f"{c}_test_acc_diff"] = [a["test_accuracy"] - base["test_accuracy"], "fraction"]
+        metrics[f"{c}_test_acc_diff"] = [diffs[c], "fraction"]
     benchmark.extra_info["metrics"] = metrics
     assert all(math.isfinite(a["test_accuracy"]) for a in answers.values())
     assert all(math.isfinite(a["seconds"]) and a["seconds"] > 0 for a in answers.values())
     if not smoke:
-        off = {c: answers[c]["test_accuracy"] - base["test_accuracy"] for c in BATCH_CANDIDATES}
-        bad = {c: f"{d:+.4f}" for c, d in off.items() if abs(d) > 0.005}
+        bad = {c: f"{d:+.4f}" for c, d in diffs.items() if abs(d) > 0.005}
         assert not bad, f"cnn test accuracy vs plain {base['test_accuracy']:.4f} beyond 0.5 point: {bad}"

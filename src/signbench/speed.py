@@ -38,9 +38,10 @@ by one, the things that make training faster on a CPU:
 ``intra_threads``/``inter_threads``
     TensorFlow's thread pools: threads inside one op, and ops run at once (``None``: TensorFlow's
     choice, one per core for each). Like oneDNN they are a property of the process, fixed once
-    TensorFlow has run its first op: :func:`configure_threads` sets them at process start (the speed
-    worker does, from its preset), and :func:`fast_fit` refuses options whose thread settings differ
-    from the process's (see :func:`thread_settings`).
+    TensorFlow has run its first op: :func:`prepare` (and so :func:`fast_fit`) sets them with
+    :func:`configure_threads` while that is still possible, as in the speed worker's fresh process,
+    and refuses options whose thread settings differ from the process's afterwards (see
+    :func:`thread_settings`).
 
 Each option is measured against plain ``fit`` in the same run by ``bench/bench_speed.py``; see
 ``results/train_speed.md``.
@@ -209,7 +210,7 @@ def configure_threads(intra: int | None = None, inter: int | None = None) -> Non
     except RuntimeError as exc:
         raise RuntimeError(
             f"cannot set TensorFlow's thread pools to intra={intra}, inter={inter} now ({exc}): they are "
-            "fixed once TensorFlow has run an op; set them at process start (signbench.speed_worker does)"
+            "fixed once TensorFlow has run an op; set them at process start (a fresh process, as signbench.speed_worker)"
         ) from None
 
 
@@ -311,10 +312,8 @@ def prepare(name: str, images: np.ndarray, labels: np.ndarray, *, seed: int,
             f"TF_ENABLE_ONEDNN_OPTS={int(options.onednn)} (signbench.speed.onednn_env gives that environment)"
         )
     asked = (options.intra_threads, options.inter_threads)
-    if any(a is not None for a in asked):
-        have = thread_settings()
-        if any(a is not None and a != h for a, h in zip(asked, have, strict=True)):
-            configure_threads(*asked)  # works only before TensorFlow's first op; else a clear RuntimeError
+    if any(a is not None and a != h for a, h in zip(asked, thread_settings(), strict=True)):
+        configure_threads(*asked)  # works only before TensorFlow's first op; else a clear RuntimeError
     _seed(seed)
     lr = scaled_lr(base_lr, options.batch_size, options.lr_scaling)
     model = _build(name, num_classes, x8.shape[1:], lr, options)

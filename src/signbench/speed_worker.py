@@ -58,11 +58,7 @@ def main(argv=None) -> int:
     if args.preset not in PRESETS:
         _answer({"error": f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}"})
         return 1
-    options = PRESETS[args.preset]
-    if options.intra_threads is not None or options.inter_threads is not None:
-        from signbench.speed import configure_threads
-
-        configure_threads(options.intra_threads, options.inter_threads)  # before TensorFlow's first op
+    options = PRESETS[args.preset]  # its thread pools are set by prepare, before TensorFlow's first op
     with np.load(args.data) as d:
         data = {k: d[k] for k in d.files}
     x8, y, num_classes = data["x"], data["y"], int(data["num_classes"])
