@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -126,6 +126,8 @@ class SpeedOptions:
         return " + ".join(parts) or "plain fit"
 
 
+_FAST = SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused", steps_per_execution=16)
+
 #: The candidates the bench measures, each against plain fit in the same run.
 PRESETS: dict[str, SpeedOptions] = {
     "plain": SpeedOptions(),
@@ -144,17 +146,13 @@ PRESETS: dict[str, SpeedOptions] = {
     "fused+onednn+batch1024": SpeedOptions(conv="fused", onednn=True, batch_size=1024),
     "adam": SpeedOptions(optimizer="fused"),
     "spe16": SpeedOptions(steps_per_execution=16),
-    "fast": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused", steps_per_execution=16),
-    "fast+batch256": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
-                                  steps_per_execution=16, batch_size=256),
-    "fast+batch512": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
-                                  steps_per_execution=16, batch_size=512),
+    "fast": _FAST,
+    "fast+batch256": replace(_FAST, batch_size=256),
+    "fast+batch512": replace(_FAST, batch_size=512),
     # Thread settings (2 cores here: TensorFlow's default is 2 intra-op and 2 inter-op threads).
     "inter1": SpeedOptions(inter_threads=1),
-    "fast+inter1": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
-                                steps_per_execution=16, inter_threads=1),
-    "fast+intra1": SpeedOptions(pipeline="uint8", conv="fused", onednn=True, optimizer="fused",
-                                steps_per_execution=16, intra_threads=1),
+    "fast+inter1": replace(_FAST, inter_threads=1),
+    "fast+intra1": replace(_FAST, intra_threads=1),
 }
 
 
