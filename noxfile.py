@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -20,6 +22,19 @@ def lint(session: nox.Session) -> None:
     """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade)."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site with `mkdocs build --strict` into a temporary folder (fails on any warning).
+
+    The site is docs/ plus every results/*.md table, which docs/hooks.py adds to the build, so a broken
+    link from a page to a table fails the session.
+    """
+    if session.venv_backend != "none":  # `nox --no-venv -s docs` uses the installed mkdocs as is
+        session.install("mkdocs>=1.6")
+    site = os.path.join(session.create_tmp(), "site")
+    session.run("mkdocs", "build", "--strict", "--site-dir", site)
 
 
 #: The benchmark run behind results/<name>.csv|md (raw JSON under results/raw/, never overwritten).

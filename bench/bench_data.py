@@ -1,7 +1,7 @@
 """Data-stage benchmarks on the real data: CSV parse time, and images/s of the two folder pipelines.
 
 * ``bench_csv_parse``: the real train CSV (83 MB uncompressed) parsed into uint8 arrays by
-  ``signbench.data.csv_reader.parse_csv_bytes`` (decompression is set-up, timed separately). Same run,
+  ``signbench.data.formats.csv.parse_csv_bytes`` (decompression is set-up, timed separately). Same run,
   for the ratios: ``np.loadtxt`` and pandas' C engine on the same bytes, and gunzip with one
   ``zlib.decompress`` call vs the ``gzip`` module. Smoke mode times the parse once and skips the references.
 * ``bench_folder_pipeline``: one epoch over the same folder of real images (written as PNG to a tmp
@@ -37,7 +37,7 @@ def _best(fn, repeats: int, clock=time.perf_counter) -> float:
 
 
 def bench_csv_parse(benchmark, bench_cfg, realdata):
-    from signbench.data.csv_reader import parse_csv_bytes
+    from signbench.data.formats.csv import parse_csv_bytes
 
     gz = (realdata / TRAIN_CSV).read_bytes()
     raw = zlib.decompress(gz, 31)
@@ -71,7 +71,7 @@ def bench_csv_parse(benchmark, bench_cfg, realdata):
 def image_folder(realdata, bench_cfg, tmp_path_factory):
     """The first k real train images of each class as PNG under <tmp>/Test/<letter>/ (course layout)."""
     from signbench.data import load_sign_mnist
-    from signbench.data.folder import write_folder
+    from signbench.data.formats.folder import write_folder
 
     ds = load_sign_mnist("train", realdata)
     k = 10 if bench_cfg.smoke else 100
@@ -82,7 +82,7 @@ def image_folder(realdata, bench_cfg, tmp_path_factory):
 
 
 def _epoch_generator(root):
-    from signbench.pipeline import course_generators
+    from signbench.data.pipeline import course_generators
 
     train, val = course_generators(root, seed=0, batch_size=128)
     n = 0
@@ -93,7 +93,7 @@ def _epoch_generator(root):
 
 
 def _epoch_tfdata(root):
-    from signbench.pipeline import from_folder
+    from signbench.data.pipeline import from_folder
 
     ds, _ = from_folder(root, seed=0, batch_size=128, cache=False)
     return sum(int(y.shape[0]) for _, y in ds)

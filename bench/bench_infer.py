@@ -21,6 +21,8 @@ import time
 import numpy as np
 import pytest
 
+from signbench.testing.bench import build_model, model_inputs, transfer_available
+
 MODELS = ["baseline", "regularized", "cnn", "transfer"]
 #: The Keras backend of this run (signbench.testing sets the default before collection).
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -57,14 +59,13 @@ def _needs_tensorflow(runtime: str) -> None:
 class Deployed:
     """One briefly-trained model, its check images, and its TFLite conversions (made on demand)."""
 
-    def __init__(self, name, cfg, train, test, helpers):
+    def __init__(self, name, cfg, train, test):
         import keras
 
         from signbench.deploy import representative_sample
         from signbench.seeds import derive
 
         self.name, self.cfg = name, cfg
-        build_model, model_inputs = helpers.build_model, helpers.model_inputs
         self.model = build_model(name, train.num_classes, seed=cfg.seed, smoke=cfg.smoke)
         # Calibration for int8: a seeded sample of real training images.
         cal = representative_sample(train.images, 64 if cfg.smoke else 256, seed=derive(cfg.seed, "calibration"))
@@ -74,7 +75,7 @@ class Deployed:
             # so activations vanish by mixed7 (mean |x| ~ 1e-3 in a one-off probe), the head sees
             # nothing, and every prediction is near-uniform. Re-estimate them on the calibration
             # images, as a pretrained network's would be (the probe: mixed7 mean |x| ~ 0.4 after).
-            from signbench.models.transfer import reestimate_bn_statistics
+            from signbench.models.backbones import reestimate_bn_statistics
 
             reestimate_bn_statistics(self.model, self.calibration, batch_size=64)
         n_fit = {"transfer": 64 if cfg.smoke else 1024}.get(name, len(train))
@@ -116,14 +117,14 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(bench_cfg, sign_data, bench_models):
+def deployed(bench_cfg, sign_data):
     cache: dict[str, Deployed] = {}
 
     def get(name: str) -> Deployed:
-        if name == "transfer" and (why := bench_models.transfer_available()):
+        if name == "transfer" and (why := transfer_available()):
             pytest.skip(why)
         if name not in cache:
-            cache[name] = Deployed(name, bench_cfg, *sign_data, bench_models)
+            cache[name] = Deployed(name, bench_cfg, *sign_data)
         return cache[name]
 
     return get

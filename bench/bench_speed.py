@@ -1,21 +1,21 @@
-"""Training-speed options (``signbench.speed``) for the course CNN, each against plain fit IN THE SAME RUN.
+"""The training-speed study (``signbench.studies.speed``): fit's options for the course CNN, each against plain fit IN THE SAME RUN.
 
-``bench_speed_option[P]``: two worker processes (``signbench.speed_worker``) train the course CNN on
+``bench_speed_option[P]``: two worker processes (``signbench.studies.speed``) train the course CNN on
 the same subset, one plain (float32 arrays, batch 128, ``fit``, TensorFlow's default kernels) and one
 with preset ``P`` in the environment ``P`` needs (oneDNN is fixed at import, so it cannot share a
 process with plain). After one untimed epoch each (tracing, XLA compilation), they train alternately,
 one epoch per round: pytest-benchmark times the candidate's ``fit(epochs=1)`` call and the plain epoch
 runs as the round's set-up. Interleaving means both see the same machine load, so
 ``speedup_vs_plain`` is meaningful even on a busy machine, when the absolute samples/s are not.
-Epochs are timed inside ``fit`` (``signbench.callbacks.EpochTimer``), because the end of a ``fit`` call
+Epochs are timed inside ``fit`` (``signbench.train.callbacks.EpochTimer``), because the end of a ``fit`` call
 sometimes waits 3-4 s for tf.data's autotuning thread on this TensorFlow; that wait is reported as
 ``fit_call_overhead`` and left out of ``samples_per_s`` and ``speedup_vs_plain`` (median plain epoch /
-median candidate epoch). MFU = training FLOPs per sample (``signbench.flops``) x samples/s / float32
+median candidate epoch). MFU = training FLOPs per sample (``signbench.studies.flops``) x samples/s / float32
 matmul peak measured in the same run. Checked after timing: the candidate really has the oneDNN
 setting it asks for, and both models' losses are finite and went down.
 
 ``bench_speed_full_length``: the course's three models, 20 epochs on all the real training data,
-plain fit vs ``signbench.speed.RECOMMENDED`` (two workers as above), model by model; checks the course CNN's
+plain fit vs ``signbench.studies.speed.RECOMMENDED`` (two workers as above), model by model; checks the course CNN's
 final test accuracy is within 0.5 point of plain fit's (the dense models' differences are reported;
 their accuracy is checked over seeds by ``bench_speed_seeds``); reports the time ratio (goal <= 0.5) and, per model, both
 times (the ``fit`` call, 20 epochs) and the speed-up. Smoke mode: 1
@@ -52,7 +52,7 @@ import os
 import numpy as np
 import pytest
 
-from signbench.speed import PRESETS, RECOMMENDED
+from signbench.studies.speed import PRESETS, RECOMMENDED
 
 CANDIDATES = [k for k in PRESETS if k != "plain"]
 
@@ -75,8 +75,8 @@ def _npz(path, x, y, num_classes, test=None):
 
 @pytest.mark.parametrize("preset", CANDIDATES)
 def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
-    from signbench.flops import matmul_peak
-    from signbench.speed_worker import Worker
+    from signbench.studies.flops import matmul_peak
+    from signbench.studies.speed import Worker
 
     train, _ = sign_data
     smoke = bench_cfg.smoke
@@ -114,10 +114,10 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, preset, tmp_path):
         "plain_fit_call_overhead": [med("plain", "fit_seconds") - med("plain", "epoch_seconds"), "s"],
     }
     # Same model maths: with oneDNN asked for, the worker really has it; both learned.
-    assert first["cand"]["onednn"] == (PRESETS[preset].onednn if PRESETS[preset].onednn is not None
+    assert first["cand"]["onednn"] == (PRESETS[preset].options.onednn if PRESETS[preset].options.onednn is not None
                                        else first["plain"]["onednn"])
     for key in ("intra_threads", "inter_threads"):  # thread pools as asked (None: TensorFlow's default)
-        assert first["cand"][key] == getattr(PRESETS[preset], key), (key, first["cand"][key])
+        assert first["cand"][key] == getattr(PRESETS[preset].options, key), (key, first["cand"][key])
     for k in ("plain", "cand"):
         last = answers[k][-1]["loss"]
         assert math.isfinite(last) and last < first[k]["loss"], (k, first[k]["loss"], last)
@@ -133,7 +133,7 @@ def _full_data(sign_data, bench_cfg, tmp_path):
 def _plain_then_recommended(benchmark, data, seed: int, commands: list[str]):
     """Answers to ``commands`` from a plain worker and a ``RECOMMENDED`` one: plain runs them all as the
     set-up, then RECOMMENDED runs them all as the one timed round. Returns (plain answers, fast answers)."""
-    from signbench.speed_worker import Worker
+    from signbench.studies.speed import Worker
 
     answers = {"plain": [], "fast": []}
     with Worker(data, "plain", seed=seed) as plain, Worker(data, RECOMMENDED, seed=seed) as fast:
@@ -223,9 +223,9 @@ BATCH_CANDIDATES = ["fast+batch256", "fast+batch512"]
 
 
 def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, tmp_path):
-    from signbench.flops import matmul_peak, train_flops_per_sample
     from signbench.models import build
-    from signbench.speed_worker import Worker
+    from signbench.studies.flops import matmul_peak, train_flops_per_sample
+    from signbench.studies.speed import Worker
 
     smoke = bench_cfg.smoke
     epochs = 1 if smoke else 20

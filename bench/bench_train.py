@@ -4,7 +4,7 @@ One round is one epoch of ``fit`` on float arrays of real training images (8,192
 the transfer head, InceptionV3 to mixed7 at 150x150 with the backbone frozen: 256 images, batch 32),
 after one untimed batch that traces the train step. Steady-state samples/s come from per-batch
 timestamps (a callback), excluding each epoch's first batch; model FLOPs utilization (MFU) is
-training FLOPs per sample (``signbench.flops``) x samples/s over the float32 matmul peak measured
+training FLOPs per sample (``signbench.studies.flops``) x samples/s over the float32 matmul peak measured
 right before, in the same run. Checked after timing: the training loss went down (the loss on
 the training images, in inference mode, is below the untrained model's).
 """
@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 import pytest
+
+from signbench.testing.bench import build_model, model_inputs, transfer_available
 
 MODELS = ["baseline", "regularized", "cnn", "transfer"]
 
@@ -49,12 +51,12 @@ def _loss(model, x, y, batch: int) -> float:
 
 
 @pytest.mark.parametrize("model_name", MODELS)
-def bench_train(benchmark, bench_cfg, sign_data, bench_models, model_name):
-    from signbench.flops import matmul_peak, train_flops_per_sample
+def bench_train(benchmark, bench_cfg, sign_data, model_name):
     from signbench.meta import on_accelerator
     from signbench.seeds import derive
+    from signbench.studies.flops import matmul_peak, train_flops_per_sample
 
-    if model_name == "transfer" and (why := bench_models.transfer_available()):
+    if model_name == "transfer" and (why := transfer_available()):
         pytest.skip(why)
     train, _ = sign_data
     smoke = bench_cfg.smoke
@@ -65,9 +67,9 @@ def bench_train(benchmark, bench_cfg, sign_data, bench_models, model_name):
         batch, n = (32, 256) if transfer else (128, 8192)
     idx = np.sort(np.random.default_rng(derive(bench_cfg.seed, f"train/{model_name}")).choice(
         len(train), size=min(n, len(train)), replace=False))
-    x = bench_models.model_inputs(model_name, train.images[idx], smoke=smoke)
+    x = model_inputs(model_name, train.images[idx], smoke=smoke)
     y = train.labels[idx]
-    model = bench_models.build_model(model_name, train.num_classes, seed=bench_cfg.seed, smoke=smoke)
+    model = build_model(model_name, train.num_classes, seed=bench_cfg.seed, smoke=smoke)
     # The check's "before": the untrained model's loss on the training images; then trace the
     # train step on one batch (untimed).
     loss_before = _loss(model, x, y, batch)

@@ -1,11 +1,10 @@
-"""Result rows, atomic writes, unique raw files, tables, compare, and bench/conftest end to end."""
+"""Result rows, atomic writes, unique raw files, tables, compare, and the benchmark plugin end to end."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 
 from signbench import results
 from signbench.cli import main
-from signbench.data.locate import REPO_ROOT
 
 META = {
     "date": "2026-11-26T21:00:00+00:00", "git_commit": "abc123", "device": "AMD EPYC", "backend": "tensorflow",
@@ -106,7 +104,8 @@ def test_tables_csv_and_markdown(tmp_path):
 def test_markdown_escapes_pipes_in_cells(tmp_path):
     run = _run_json()
     run["benchmarks"][0]["extra_info"]["runtime"] = "fast+batch256 | fast+batch512"
-    md = results.to_markdown(results.rows_from_benchmark_json(run), title="t")
+    _, md_path = results.write_tables(results.rows_from_benchmark_json(run), tmp_path, "t")
+    md = md_path.read_text()
     line = next(x for x in md.splitlines() if "fast+batch256" in x)
     assert "fast+batch256 \\| fast+batch512" in line
     header = next(x for x in md.splitlines() if x.startswith("| model"))
@@ -179,11 +178,11 @@ def bench_absent(benchmark):
 
 
 def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
-    """A real pytest-benchmark run through bench/conftest.py: raw JSON with every round, tables."""
-    shutil.copy(REPO_ROOT / "bench" / "conftest.py", tmp_path / "conftest.py")
+    """A real pytest-benchmark run through signbench.testing.bench: raw JSON with every round, tables."""
     (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-enable",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
+           "--benchmark-enable",
            "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
@@ -204,34 +203,13 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
 
 
 def test_smoke_run_writes_nothing(tmp_path):
-    shutil.copy(REPO_ROOT / "bench" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
+         "--benchmark-disable",
          "--results-dir", "out", "bench_tiny.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not Path(tmp_path / "out").exists()
-
-
-def test_train_flops_per_sample_by_hand():
-    keras = pytest.importorskip("keras")
-    from signbench.flops import forward_flops, matmul_peak, train_flops_per_sample
-    from signbench.models import build
-
-    cnn = build("cnn")
-    conv = 2 * 26 * 26 * 75 * 3 * 3 * 1
-    dense = 2 * (13 * 13 * 75 * 256 + 256 * 128 + 128 * 24)
-    assert forward_flops(cnn) == conv + dense
-    # forward + weight gradients everywhere + input gradients for all but the first layer
-    assert train_flops_per_sample(cnn) == 3 * (conv + dense) - conv
-    # a frozen first part needs no weight gradients and no input gradients before the first trainable layer
-    inputs = keras.Input((28, 28, 1))
-    frozen = keras.layers.Conv2D(8, 3, trainable=False)(inputs)
-    out = keras.layers.Dense(24)(keras.layers.Flatten()(frozen))
-    model = keras.Model(inputs, out)
-    f_conv, f_dense = 2 * 26 * 26 * 8 * 9, 2 * 26 * 26 * 8 * 24
-    assert train_flops_per_sample(model) == f_conv + 2 * f_dense
-    assert matmul_peak(64, repeats=3) > 1e6  # FLOP/s: positive and finite

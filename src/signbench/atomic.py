@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "atomic_write_json", "dumps"]
 
 
 def _umask() -> int:
@@ -39,3 +41,24 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _jsonable(obj: Any) -> Any:
+    """json.dumps default: numpy scalars/arrays, paths and objects with ``to_dict`` become plain JSON."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    """Indented JSON (numpy values and paths converted) with a final newline."""
+    return json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n"
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """:func:`atomic_write` of :func:`dumps` (obj)."""
+    return atomic_write(path, dumps(obj))

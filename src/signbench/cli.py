@@ -1,65 +1,70 @@
-"""The ``signbench`` command. Each subcommand lives in the module that implements its stage.
+"""The ``signbench`` command: one subcommand per module of :mod:`signbench.commands`.
 
-A module named in ``COMMANDS`` provides ``add_arguments(parser)`` and ``run(args) -> int``; it is
-imported only when its subcommand runs, so ``signbench --help`` stays fast. Errors a user can fix
-(bad path, bad data, no network) print one line on stderr and exit 2, never a traceback.
+A subcommand's module is imported only when that subcommand runs (``signbench --help`` imports each
+module for its help line only, and none of them imports TensorFlow at module level). Errors a user can
+fix (bad path, bad data, no network) print one line on stderr and exit 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
-#: subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "compare": ("signbench.results", "compare two benchmark runs (raw JSON or results CSV), flag regressions"),
-    "data": ("signbench.data.summary", "load a dataset and print a JSON summary"),
-    "course": ("signbench.course_table", "train the course's three models on the real data, write results/course_reproduction.*"),
-    "reproduce": ("signbench.reproduce.cli", "run every course stage end to end into one run folder, with a report"),
-    "sota": ("signbench.sota", "train cnn_plus with the beyond-the-course recipe (val split from train; test touched once)"),
-    "tables": ("signbench.tables", "write a stored benchmark run's tables (NAME.csv, NAME.md) again from its raw JSON"),
-    "tune": ("signbench.distributed.tuning", "hyperparameter search: in-process, or a KerasTuner chief + N workers"),
-    "transfer": ("signbench.transfer", "pretrain a backbone on letters A-M, transfer it to N-Y, model-selection table"),
+#: subcommand -> its module under signbench.commands
+COMMANDS: dict[str, str] = {
+    "reproduce": "reproduce",
+    "course": "course",
+    "sota": "sota",
+    "transfer": "transfer",
+    "tune": "tune",
+    "data": "data",
+    "leakage": "leakage",
+    "compare": "compare",
+    "tables": "tables",
+    "fixtures": "fixtures",
 }
 
+DESCRIPTION = (
+    "signbench reproduces a TensorFlow/Keras course on Sign Language MNIST and measures it: every stage "
+    "of the course as tested library code, its claims checked, accuracy and latency tables in results/."
+)
+EPILOG = (
+    "Start with `signbench reproduce --quick` (every course stage at a small size, a few minutes) or "
+    "`signbench reproduce` (the course's sizes). `signbench COMMAND --help` explains each command."
+)
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
+
+def _module(name: str):
+    return importlib.import_module(f"signbench.commands.{COMMANDS[name]}")
 
 
-def _parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signbench", description=__doc__.splitlines()[0])
+def _parser(names) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="signbench", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_) in commands.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        p.set_defaults(_module=module)
-        importlib.import_module(module).add_arguments(p)
+    for name in names:
+        mod = _module(name)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION)
+        mod.add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from signbench.errors import DataError, UserError
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else argv
-    # Only import the chosen subcommand's module (plus none for --help of the top level).
-    chosen = {k: v for k, v in COMMANDS.items() if k in argv[:1]} or COMMANDS
-    parser = _parser(chosen)
-    args = parser.parse_args(argv)
-    from signbench.data.types import DataError
-
+    # Only import the chosen subcommand's module (every module for the top-level --help).
+    chosen = [argv[0]] if argv[:1] and argv[0] in COMMANDS else list(COMMANDS)
+    args = _parser(chosen).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library reports through logging
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        return int(_module(args.command).run(args) or 0)
     except (UserError, DataError, FileNotFoundError, PermissionError, ConnectionError, TimeoutError) as exc:
         print(f"signbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"signbench {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    # Run through the imported module so its UserError is the one the stage modules raise.
-    from signbench.cli import main as _main
-
-    sys.exit(_main())

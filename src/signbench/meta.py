@@ -1,4 +1,5 @@
-"""Run metadata recorded with every result row: seed, git commit, versions, backend, device, threads."""
+"""Run metadata recorded with every result row: seed, git commit, versions, backend, device, CPU flags,
+threads and whether TensorFlow runs its oneDNN kernels."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import subprocess
 from importlib import metadata as _md
 from pathlib import Path
 
-__all__ = ["available_cores", "cpu_model", "device_name", "git_commit", "on_accelerator", "package_version", "run_metadata", "thread_count"]
+__all__ = [
+    "CPU_FLAGS", "available_cores", "cpu_flags", "cpu_model", "device_name", "git_commit", "on_accelerator",
+    "onednn_state", "package_version", "run_metadata", "thread_count",
+]
+
+#: The CPU features that change how the kernels compute (and so the float rounding): recorded per row.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni")
 
 
 @functools.cache
@@ -24,6 +31,8 @@ def git_commit(start: str | os.PathLike | None = None) -> str:
     if os.environ.get("SIGNBENCH_GIT_COMMIT"):
         return os.environ["SIGNBENCH_GIT_COMMIT"].strip() + "+export"
     here = Path(start) if start else Path(__file__).resolve().parent
+    if start is None and not _in_git(here):  # an installed (non-editable) package: the working copy
+        here = Path.cwd()
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
@@ -37,6 +46,40 @@ def git_commit(start: str | os.PathLike | None = None) -> str:
         return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def _in_git(path: Path) -> bool:
+    return any((p / ".git").exists() for p in (path, *path.parents))
+
+
+@functools.cache
+def cpu_flags() -> str:
+    """The :data:`CPU_FLAGS` this CPU has, space-separated in that order ('' where unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return " ".join(f for f in CPU_FLAGS if f in have)
+    except OSError:
+        pass
+    return ""
+
+
+def onednn_state() -> str:
+    """"on" / "off" when TensorFlow is loaded in this process (oneDNN is fixed at its import), else "n/a".
+
+    Never imports TensorFlow itself: a process that has not loaded it has no oneDNN setting.
+    """
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return "n/a"
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return "on" if _pywrap_util_port.IsMklEnabled() else "off"
+    except Exception:  # noqa: BLE001 - a TensorFlow without the switch
+        return "n/a"
 
 
 @functools.cache
@@ -121,7 +164,9 @@ def run_metadata(seed: int | None = None, **extra) -> dict:
         "backend": backend,
         "device": device_name(),
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "threads": thread_count(),
+        "onednn": onednn_state(),
     }
     row.update(extra)
     return row

@@ -1,4 +1,8 @@
-"""Result rows, raw pytest-benchmark JSON, human tables, and the regression ``compare`` command.
+"""Result rows, raw pytest-benchmark JSON, THE table writer (CSV + Markdown), and ``compare``.
+
+:func:`write_table` writes every table of the project (``results/*.csv|md``, the reproduction's
+``results.csv``): a CSV with every column and a Markdown page with a title, notes and the columns a
+reader needs, both atomically. :func:`markdown_table` is the one Markdown table renderer.
 
 One row per measurement: date, git commit, device, backend, TF/Keras/LiteRT versions, threads,
 batch size, model, runtime, metric, value, unit, seed (plus rounds and a note, e.g. why a row was
@@ -6,7 +10,7 @@ skipped). Every file is written atomically (a temporary file in the same folder,
 or ``os.link``), so a killed run leaves no half-written file; raw files get unique names and are
 never replaced, so two runs cannot overwrite each other's raw data.
 
-Benchmark convention (bench/conftest.py turns the JSON into rows): ``extra_info`` keys ``model``,
+Benchmark convention (the plugin signbench.testing.bench turns the JSON into rows): ``extra_info`` keys ``model``,
 ``runtime``, ``batch_size``, ``metric`` (what one round's time means, e.g. "latency") and ``unit``
 (the time unit to report it in: "s", "ms", "us" or "ns"); optional ``items_per_round`` (adds a
 ``throughput`` row, items/s), ``threads`` and ``seed``; derived numbers in
@@ -22,19 +26,25 @@ import math
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from signbench.atomic import atomic_write
+from signbench.errors import DataError
 
 __all__ = [
     "COLUMNS",
-    "atomic_write",
     "compare",
+    "csv_text",
+    "load_raw_run",
     "load_rows",
+    "markdown_table",
     "rows_from_benchmark_json",
     "write_raw",
+    "write_table",
     "write_tables",
 ]
 
@@ -130,40 +140,90 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def to_csv(rows: list[dict]) -> str:
+def csv_text(rows: Sequence[dict], columns: Sequence[str] | None = None, *, fmt=None) -> str:
+    """CSV of ``rows`` with ``columns`` (default: every key, in first-seen order); ``fmt`` formats cells."""
+    cols = list(columns) if columns is not None else list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k, "") for k in COLUMNS})
+        w.writerow({k: (fmt(r.get(k, "")) if fmt else r.get(k, "")) for k in cols})
     return buf.getvalue()
 
 
-def to_markdown(rows: list[dict], *, title: str, command: str = "") -> str:
-    """A Markdown table: the run's shared metadata once on top, then one line per measurement."""
-    lines = [f"# {title}", ""]
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, fmt=_fmt) -> list[str]:
+    """Lines of a Markdown table; a "|" inside a cell is escaped (it would start a new column)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |")
+    return lines
+
+
+def write_table(
+    out_dir: str | os.PathLike,
+    stem: str,
+    rows: Sequence[dict],
+    *,
+    columns: Sequence[str] | None = None,
+    shown: Sequence[str] | None = None,
+    md_rows: Sequence[Sequence[Any]] | None = None,
+    title: str = "",
+    notes: Sequence[str] = (),
+    footer: Sequence[str] = (),
+    command: str = "",
+    csv_fmt=None,
+) -> list[Path]:
+    """Write ``out_dir/stem.csv`` (``columns`` of ``rows``, default all) and ``out_dir/stem.md`` atomically.
+
+    The Markdown page: ``# title``, the producing ``command``, ``notes`` (lines), a table of the
+    ``shown`` columns (default: the CSV's) with cells from ``rows`` or, when given, ``md_rows``
+    (pre-formatted cells, one list per row), then ``footer`` lines.
+    """
+    d = Path(out_dir)
+    headers = list(shown) if shown is not None else (list(columns) if columns is not None else
+                                                      list(dict.fromkeys(k for r in rows for k in r)))
+    cells = md_rows if md_rows is not None else [[r.get(h, "") for h in headers] for r in rows]
+    lines = [f"# {title}", ""] if title else []
     if command:
         lines += [f"Produced by: `{command}`", ""]
-    if rows:
-        first = rows[0]
-        lines += [f"- {k}: {first.get(k, '')}" for k in _META]
-        lines.append("")
-    cols = ["model", "runtime", "batch_size", "threads", "metric", "value", "unit", "rounds", "note"]
-    lines.append("| " + " | ".join(cols) + " |")
-    lines.append("|" + "---|" * len(cols))
-    for r in rows:
-        # A "|" inside a cell would start a new column: escape it as Markdown tables want.
-        lines.append("| " + " | ".join(_fmt(r.get(c, "")).replace("|", "\\|") for c in cols) + " |")
-    return "\n".join(lines) + "\n"
+    if notes:
+        lines += [*notes, ""]
+    lines += markdown_table(headers, cells)
+    if footer:
+        lines += ["", *footer]
+    return [
+        atomic_write(d / f"{stem}.csv", csv_text(rows, columns, fmt=csv_fmt)),
+        atomic_write(d / f"{stem}.md", "\n".join(lines) + "\n"),
+    ]
+
+
+#: Columns of a benchmark table's Markdown page (the CSV has all of ``COLUMNS``).
+_SHOWN = ["model", "runtime", "batch_size", "threads", "metric", "value", "unit", "rounds", "note"]
 
 
 def write_tables(rows: list[dict], results_dir: str | os.PathLike, name: str, *, command: str = "") -> list[Path]:
-    """Write ``results_dir/name.csv`` and ``name.md`` atomically (replacing the previous tables)."""
-    d = Path(results_dir)
-    return [
-        atomic_write(d / f"{name}.csv", to_csv(rows)),
-        atomic_write(d / f"{name}.md", to_markdown(rows, title=f"signbench results: {name}", command=command)),
-    ]
+    """A benchmark run's ``results_dir/name.csv`` and ``name.md`` (the run's metadata once on top)."""
+    first = rows[0] if rows else {}
+    return write_table(
+        results_dir, name, rows, columns=COLUMNS, shown=_SHOWN, title=f"signbench results: {name}",
+        command=command, notes=[f"- {k}: {first.get(k, '')}" for k in _META] if rows else [],
+        md_rows=[[r.get(c, "") for c in _SHOWN] for r in rows],
+    )
+
+
+def load_raw_run(path: str | os.PathLike) -> dict:
+    """A raw run file written by :func:`write_raw` (checked to be one), as its JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such raw run file: {path}")
+    try:
+        output_json = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON ({exc})", path=str(path)) from None
+    block = output_json.get("signbench") if isinstance(output_json, dict) else None
+    if not isinstance(block, dict) or "meta" not in block:
+        raise DataError("not a signbench raw run (no 'signbench' block with run metadata)", path=str(path))
+    return output_json
 
 
 def load_rows(path: str | os.PathLike) -> list[dict]:
@@ -175,8 +235,6 @@ def load_rows(path: str | os.PathLike) -> list[dict]:
         try:
             return rows_from_benchmark_json(json.loads(path.read_text()))
         except json.JSONDecodeError as exc:
-            from signbench.data.types import DataError
-
             raise DataError(f"not valid JSON ({exc})", path=str(path)) from None
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
@@ -222,35 +280,3 @@ def compare(old_rows: list[dict], new_rows: list[dict], *, threshold: float = 0.
             }
         )
     return out
-
-
-# --- the `signbench compare` command --------------------------------------------------------------
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("old", help="baseline run: raw JSON under results/raw/ or a results CSV")
-    parser.add_argument("new", help="candidate run, same formats")
-    parser.add_argument(
-        "--threshold", type=float, default=0.10,
-        help="flag a metric that got worse by more than this fraction (default 0.10 = 10%%)",
-    )
-    parser.add_argument("--all", action="store_true", help="print every matched row, not only regressions")
-
-
-def run(args) -> int:
-    from signbench.cli import UserError
-
-    if args.threshold < 0:
-        raise UserError(f"--threshold must be >= 0, got {args.threshold}")
-    table = compare(load_rows(args.old), load_rows(args.new), threshold=args.threshold)
-    if not table:
-        raise UserError(f"no measurements in common between {args.old} and {args.new}")
-    flagged = [t for t in table if t["regression"]]
-    for t in table if args.all else flagged:
-        mark = "REGRESSION" if t["regression"] else "ok"
-        print(
-            f"{mark:10s} {t['model']}/{t['runtime']}/batch {t['batch_size']} {t['metric']}: "
-            f"{_fmt(t['old'])} -> {_fmt(t['new'])} {t['unit']} ({t['change']:+.1%})"
-        )
-    print(f"{len(flagged)} regression(s) beyond {args.threshold:.0%} among {len(table)} matched measurements")
-    return 1 if flagged else 0

@@ -1,4 +1,5 @@
-"""Data stage: one entry point (:func:`load`) and one result type (:class:`LabeledImages`).
+"""Data: one entry point (:func:`load`) and one result type (:class:`LabeledImages`); cleaning,
+splits, exploration and (TensorFlow) input pipelines in their own modules.
 
 Formats (detected from the source): CSV (plain or gzip), JSON-lines, base64 JSON, image folder trees,
 zip archives of those, and Keras's cached datasets (``"keras:cifar100"``). ``fetch(name)`` downloads
@@ -7,7 +8,8 @@ a registered source and verifies its SHA-256. Bad input raises :class:`DataError
 
 from signbench.data.fetch import REGISTRY, fetch
 from signbench.data.load import FORMATS, detect_format, load, load_sign_mnist
-from signbench.data.types import SIGN_LETTERS, DataError, LabeledImages, Skipped, sign_label_to_index
+from signbench.data.types import SIGN_LETTERS, LabeledImages, Skipped, sign_label_to_index
+from signbench.errors import DataError
 
 __all__ = [
     "DataError",

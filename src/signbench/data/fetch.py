@@ -3,6 +3,9 @@
 Only ``http`` and ``https`` URLs are fetched. A download that cannot reach its server, times out,
 exceeds ``max_bytes`` or does not match its SHA-256 raises :class:`DataError` naming the URL; nothing
 partial is left in the cache (the bytes go to a temporary file renamed into place only once verified).
+:func:`fetch_pinned` is the download-once-and-pin form used for model files (ImageNet weights, Hub
+modules) whose publishers give no SHA-256: the first download is checked against an MD5 when one is
+published, its SHA-256 is recorded beside the file, and every later use checks that (or a pinned) hash.
 Tests use a local ``http.server`` on 127.0.0.1; nothing here runs at import time.
 """
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signbench.data.locate import cache_dir as default_cache_dir
-from signbench.data.types import DataError
+from signbench.errors import DataError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -28,6 +31,7 @@ __all__ = [
     "download",
     "fetch",
     "fetch_bytes",
+    "fetch_pinned",
     "sha256_file",
 ]
 
@@ -220,3 +224,43 @@ def fetch(
     return download(
         where_from, dest, sha256=src.sha256, timeout=timeout, max_bytes=max_bytes, allow_unverified=allow_unverified
     )
+
+
+def fetch_pinned(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Path:
+    """``dest``, downloaded from ``url`` once and checked on every use.
+
+    With ``sha256`` (pinned) the download is verified before it appears and every later use checks
+    it. Without one, the first download is checked against ``md5`` when given (the publisher's), and
+    its SHA-256 is recorded in ``<dest>.sha256``; later uses check the file against that record. A
+    cached file without a pinned or recorded hash, or that does not match, is an error (delete it).
+    """
+    import hashlib
+
+    dest = Path(dest)
+    record = dest.with_name(dest.name + ".sha256")
+    pinned = (sha256 or "").lower() or None
+    if dest.is_file():
+        want = pinned or (record.read_text().strip() if record.is_file() else None)
+        got = sha256_file(dest)
+        if want is None or got != want:
+            raise DataError(
+                f"cached file does not match SHA-256 {want} (got {got}); delete it to download again",
+                path=str(dest),
+            )
+        return dest
+    download(url, dest, sha256=pinned, timeout=timeout, max_bytes=max_bytes, allow_unverified=pinned is None)
+    if pinned is None and md5 is not None:
+        got_md5 = hashlib.md5(dest.read_bytes(), usedforsecurity=False).hexdigest()
+        if got_md5 != md5:
+            dest.unlink()
+            raise DataError(f"MD5 mismatch: got {got_md5}, the publisher gives {md5}", path=url)
+    record.write_text((pinned or sha256_file(dest)) + "\n")
+    return dest

@@ -1,4 +1,5 @@
-"""``load(source)``: the one entry point. The format is detected from the source.
+"""``load(source)``: the one entry point. The format is detected from the source, and each format's
+loader is an entry of :data:`FORMATS` (a ``{name: loader}`` registry).
 
 ========== ===================================================================================
 format      source
@@ -10,22 +11,41 @@ folder      a directory: ``[split/...]<class>/<image>``
 zip         ``*.zip`` (or zip magic) of any of the above, extracted safely into a temporary folder
 keras       ``"keras:cifar100"`` (options ``split``, ``label_mode``, ``cache_dir``)
 ========== ===================================================================================
+
+Every loader takes ``(source, *, on_error="raise", **options)`` and returns :class:`LabeledImages`.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
+from signbench.data.formats.csv import load_csv
+from signbench.data.formats.folder import load_folder
+from signbench.data.formats.json import load_base64_json, load_jsonl
+from signbench.data.formats.keras import load_keras
+from signbench.data.formats.zip import load_zip
 from signbench.data.locate import TEST_CSV, TRAIN_CSV, real_data_dir
-from signbench.data.types import DataError, LabeledImages
+from signbench.data.types import LabeledImages
+from signbench.errors import DataError
 
 __all__ = ["FORMATS", "detect_format", "load", "load_sign_mnist"]
 
-FORMATS = ("csv", "jsonl", "base64json", "folder", "zip", "keras")
-_DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson")
+
+def _zip(source, *, on_error: str = "raise", **options) -> LabeledImages:
+    return load_zip(source, load, on_error=on_error, **options)
+
+
+#: format name -> loader
+FORMATS: dict[str, Callable[..., LabeledImages]] = {
+    "csv": load_csv,
+    "jsonl": load_jsonl,
+    "base64json": load_base64_json,
+    "folder": load_folder,
+    "zip": _zip,
+    "keras": load_keras,
+}
 
 
 def _json_kind(p: Path) -> str:
@@ -62,39 +82,6 @@ def detect_format(source: str | Path) -> str:
     raise DataError(f"cannot tell the format; pass format= (one of {', '.join(FORMATS)})", path=s)
 
 
-def _load_zip(path: Path, on_error: str, options: dict) -> LabeledImages:
-    from signbench.data.archive import extract_zip
-    from signbench.data.images import IMAGE_SUFFIXES
-
-    with tempfile.TemporaryDirectory(prefix="signbench-zip-") as tmp:
-        root = Path(tmp)
-        prefix = str(root) + "/"
-        shown = f"{path}!"
-        extract_zip(path, root)
-        files = [f for f in root.rglob("*") if f.is_file() and "__MACOSX" not in f.parts]
-        images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-        data_files = [f for f in files if f.name.lower().endswith(_DATA_SUFFIXES)]
-        try:
-            if images and not data_files:
-                target = root
-            elif len(data_files) == 1:
-                target = data_files[0]
-            else:
-                names = sorted(str(f.relative_to(root)) for f in data_files)
-                raise DataError(
-                    f"archive holds {len(data_files)} data files ({', '.join(names[:10])}) "
-                    + ("and images; " if images else "; ")
-                    + "extract it with signbench.data.archive.extract_zip and load one",
-                    path=str(path),
-                )
-            ds = load(target, on_error=on_error, **options)
-        except DataError as exc:
-            raise DataError(str(exc).replace(prefix, shown)) from None
-        ds.source = ds.source.replace(prefix, shown).replace(str(root), str(path))
-        ds.skipped = [replace(s, path=s.path.replace(prefix, shown)) for s in ds.skipped]
-        return ds
-
-
 def load(source: str | Path, *, format: str | None = None, on_error: str = "raise", **options) -> LabeledImages:
     """Load ``source`` into :class:`LabeledImages`. ``format`` overrides detection.
 
@@ -106,30 +93,9 @@ def load(source: str | Path, *, format: str | None = None, on_error: str = "rais
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     fmt = format or detect_format(source)
-    if fmt == "csv":
-        from signbench.data.csv_reader import load_csv
-
-        return load_csv(source, on_error=on_error, **options)
-    if fmt == "jsonl":
-        from signbench.data.jsonfmt import load_jsonl
-
-        return load_jsonl(source, on_error=on_error, **options)
-    if fmt == "base64json":
-        from signbench.data.jsonfmt import load_base64_json
-
-        return load_base64_json(source, on_error=on_error, **options)
-    if fmt == "folder":
-        from signbench.data.folder import load_folder
-
-        return load_folder(source, on_error=on_error, **options)
-    if fmt == "zip":
-        return _load_zip(Path(source), on_error, options)
-    if fmt == "keras":
-        from signbench.data.keras_datasets import load_keras_dataset
-
-        name = str(source).removeprefix("keras:")
-        return load_keras_dataset(name, **options)
-    raise ValueError(f"unknown format {fmt!r}; known: {FORMATS}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {tuple(FORMATS)}")
+    return FORMATS[fmt](source, on_error=on_error, **options)
 
 
 def load_sign_mnist(split: str = "train", data_dir: str | Path | None = None) -> LabeledImages:

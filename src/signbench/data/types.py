@@ -1,4 +1,7 @@
-"""The one result type every loader returns, and the one error type every loader raises."""
+"""The one result type every loader returns, and Sign Language MNIST's label set.
+
+Every loader raises :class:`signbench.errors.DataError` on bad input.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +11,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
-    "DataError",
     "LabeledImages",
     "Skipped",
     "SIGN_LETTERS",
+    "SIGN_RAW_LABELS",
+    "SIGN_RAW_TO_INDEX",
     "sign_label_to_index",
 ]
 
 #: Sign Language MNIST's 24 classes: A..Y without J (label 9) and Z (label 25, never present).
 SIGN_LETTERS: list[str] = [c for c in string.ascii_uppercase[:25] if c != "J"]
+#: The dataset's raw labels in class order: 0-24 without 9 (J needs motion, Z is absent).
+SIGN_RAW_LABELS: tuple[int, ...] = tuple(k for k in range(25) if k != 9)
+#: Raw label (0-255) -> class index 0-23, or -1 for a byte that is not a Sign Language MNIST label.
+SIGN_RAW_TO_INDEX = np.full(256, -1, dtype=np.int64)
+SIGN_RAW_TO_INDEX[list(SIGN_RAW_LABELS)] = np.arange(len(SIGN_RAW_LABELS))
 
 
 def sign_label_to_index(label: int) -> int:
     """Map the dataset's raw label (0-24, never 9) to a contiguous class index 0-23."""
-    if label == 9 or not 0 <= label <= 24:
+    index = int(SIGN_RAW_TO_INDEX[label]) if 0 <= label <= 24 else -1
+    if index < 0:
         raise KeyError(label)
-    return label if label < 9 else label - 1
-
-
-class DataError(ValueError):
-    """Bad input. The message names the file and the row / key / archive member."""
-
-    def __init__(self, message: str, *, path: str | None = None, where: str | None = None):
-        self.path = path
-        self.where = where
-        prefix = ""
-        if path is not None:
-            prefix = f"{path}"
-            if where is not None:
-                prefix += f" [{where}]"
-            prefix += ": "
-        super().__init__(prefix + message)
+    return index
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,16 @@ With the same global batch, the same data order and the same initial weights, th
 is the mean gradient over the same examples however they are split, so a data-parallel run matches
 a single-device run up to float32 summation order (the tests state the tolerance).
 
-Every process runs ``python -m signbench.distributed.data_parallel --strategy ... --out FILE.npz``,
-which trains a course model (``signbench.models.build``) on seeded synthetic data or on the real
-Sign Language MNIST training CSV and saves the final weights, the per-epoch losses and timings.
+Every process runs ``python -m signbench.commands.worker data-parallel --strategy ... --out FILE.npz``
+(:func:`run_process`), which trains a course model (``signbench.models.build``) on seeded synthetic
+data or on the real Sign Language MNIST training CSV and saves the final weights, the per-epoch losses
+and timings.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ __all__ = [
     "load_result",
     "logical_cpus",
     "make_strategy",
+    "run_process",
     "save_result",
     "synthetic_data",
     "tf_config",
@@ -179,17 +179,15 @@ def train(strategy, x, y, *, model: str = "baseline", global_batch: int = 16, ep
     }
 
 
-def _load_xy(args):
-    if args.data == "synthetic":
-        return synthetic_data(args.seed, n=args.n, size=args.image_size, num_classes=args.num_classes)
-    from signbench.data import load_sign_mnist
+def load_xy(data: str, *, seed: int, n: int | None, image_size: int = 8, num_classes: int = 3):
+    """(x float32 in [0, 1], y): ``data`` "synthetic" (seeded, ``n`` images), "sign_mnist" (the real
+    training CSV) or a CSV path; real data keeps its first ``n`` rows (all when None or 0)."""
+    if data == "synthetic":
+        return synthetic_data(seed, n=n, size=image_size, num_classes=num_classes)
+    from signbench.data.load import load, load_sign_mnist
 
-    ds = load_sign_mnist("train") if args.data == "sign_mnist" else None
-    if ds is None:
-        from signbench.data import load
-
-        ds = load(args.data)
-    n = args.n or len(ds.labels)
+    ds = load_sign_mnist("train") if data == "sign_mnist" else load(data)
+    n = n or len(ds.labels)
     return ds.images[:n].astype("float32") / 255.0, ds.labels[:n]
 
 
@@ -241,7 +239,7 @@ def launch_multiworker(n_workers: int, out_dir: str | os.PathLike, *, extra_args
     kids = []
     try:
         for i in range(n_workers):
-            args = ["-m", "signbench.distributed.data_parallel", "--strategy", "multiworker",
+            args = ["-m", "signbench.commands.worker", "data-parallel", "--strategy", "multiworker",
                     "--out", str(outs[i]), *extra_args]
             kids.append(start(f"worker{i}", args, child_env({"TF_CONFIG": tf_config(hosts, i)}, threads),
                               out_dir / f"multiworker_{i}.log"))
@@ -261,35 +259,21 @@ def launch_multiworker(n_workers: int, out_dir: str | os.PathLike, *, extra_args
     return outs
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="train one model data-parallel and save weights/losses")
-    p.add_argument("--strategy", default="single", help=f"comma list of {STRATEGIES} (run in this order)")
-    p.add_argument("--devices", type=int, default=2, help="logical CPU devices for 'mirrored' (no GPU)")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--model", default="baseline")
-    p.add_argument("--data", default="synthetic", help="'synthetic', 'sign_mnist' or a CSV path")
-    p.add_argument("--n", type=int, default=64, help="examples (synthetic: generated; real: first n)")
-    p.add_argument("--image-size", type=int, default=8)
-    p.add_argument("--num-classes", type=int, default=3)
-    p.add_argument("--global-batch", type=int, default=16)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    kinds = [k.strip() for k in args.strategy.split(",") if k.strip()]
-    if "multiworker" in kinds and len(kinds) > 1:
-        p.error("multiworker runs alone in its process")
-    if "mirrored" in kinds and not __import__("tensorflow").config.list_physical_devices("GPU"):
-        logical_cpus(args.devices)
-    x, y = _load_xy(args)
+def run_process(strategies: list[str], out: Path, *, devices: int = 2, model: str = "baseline",
+                data: str = "synthetic", n: int | None = 64, image_size: int = 8, num_classes: int = 3,
+                global_batch: int = 16, epochs: int = 2, learning_rate: float = 1e-3, seed: int = 0) -> Path:
+    """This process's part: train under each of ``strategies`` in order and save the results to ``out``."""
+    if "multiworker" in strategies and len(strategies) > 1:
+        raise ValueError("multiworker runs alone in its process")
+    if "mirrored" in strategies:
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            logical_cpus(devices)
+    x, y = load_xy(data, seed=seed, n=n, image_size=image_size, num_classes=num_classes)
     results = {}
-    for kind in kinds:
-        results[kind] = train(make_strategy(kind, args.devices), x, y, model=args.model,
-                              global_batch=args.global_batch, epochs=args.epochs,
-                              learning_rate=args.learning_rate, seed=args.seed)
-    save_result(args.out, results)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    for kind in strategies:
+        results[kind] = train(make_strategy(kind, devices), x, y, model=model, global_batch=global_batch,
+                              epochs=epochs, learning_rate=learning_rate, seed=seed)
+    save_result(out, results)
+    return out

@@ -19,15 +19,16 @@ KerasTuner's.
 - Every worker appends what it ran to ``_events/<tuner id>.jsonl`` and the chief writes what the
   oracle reports at the end to ``oracle_report.json``: the tests check one against the other.
 
-The entry point of every process is ``python -m signbench.distributed.tuning --spec SPEC.json``
-with the role taken from the environment, the same on one host or many.
+The entry point of every process is ``python -m signbench.commands.worker tune --spec SPEC.json``
+(:func:`process_main`) with the role taken from the environment, the same on one host or many.
+``signbench tune`` (:mod:`signbench.commands.tune`) is the user's command.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -45,10 +46,14 @@ __all__ = [
     "SearchSpec",
     "TuningError",
     "host_recipe",
+    "in_process_search",
+    "process_main",
     "read_events",
     "read_report",
     "worker_ids",
 ]
+
+_log = logging.getLogger("signbench")
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 #: seconds the chief may take to exit after the last worker has gone
@@ -249,7 +254,7 @@ def _install_chief_extensions(oracle, lost_dir: Path, stop: threading.Event) -> 
             oracle_._retry_queue.append(trial.trial_id)  # the stock retry path re-issues it
         oracle_.tuner_ids.discard(tuner_id)
         oracle_.save()
-        print(f"[chief] worker {tuner_id} lost; trial {trial.trial_id if trial else None} requeued", flush=True)
+        _log.warning("[chief] worker %s lost; trial %s requeued", tuner_id, trial.trial_id if trial else None)
 
     oracle.create_trial = lambda tuner_id: create_trial_waiting(oracle, tuner_id)
 
@@ -298,8 +303,7 @@ def process_main(spec_path: str) -> int:
     tuner_id = os.environ.get(ENV_ID, "tuner0")
     if CHIEF_ID not in tuner_id:
         _check_data(spec)  # the chief never loads data
-    from signbench.seeds import derive
-    from signbench.train import seed_everything
+    from signbench.seeds import derive, seed_everything
 
     seed_everything(derive(spec.seed, f"tune/{tuner_id}"))
     tuner = build_tuner(spec)
@@ -312,7 +316,7 @@ def process_main(spec_path: str) -> int:
             stop.set()
             watcher.join(timeout=5)
         report = _write_report(tuner, spec)
-        print(f"[chief] search done: best {report['best']}", flush=True)
+        _log.info("[chief] search done: best %s", report["best"])
         return 0
 
     from keras_tuner.src.engine import trial as trial_module
@@ -332,7 +336,7 @@ def process_main(spec_path: str) -> int:
     if spec.tuner == "random":
         fit["epochs"] = spec.epochs
     tuner.search(x, y, **fit)
-    print(f"[{tuner_id}] done", flush=True)
+    _log.info("[%s] done", tuner_id)
     return 0
 
 
@@ -409,7 +413,7 @@ class LocalSearch:
         shutil.rmtree(pdir / LOST, ignore_errors=True)  # notices of an earlier run's workers
         spec_path = self.spec.save(pdir / SPEC)
         self.port = self.port or free_port(self.host)
-        args = ["-m", "signbench.distributed.tuning", "--spec", str(spec_path)]
+        args = ["-m", "signbench.commands.worker", "tune", "--spec", str(spec_path)]
         self.chief = start(CHIEF_ID, args, child_env(_env_for(CHIEF_ID, self.host, self.port), self.threads),
                            self.logs / f"{CHIEF_ID}.log")
         for wid in worker_ids(self.n_workers):
@@ -496,7 +500,7 @@ class LocalSearch:
 def host_recipe(spec: SearchSpec, workers: int, chief_host: str, port: int) -> str:
     """Shell lines to start the chief on ``chief_host`` and ``workers`` workers on other hosts."""
     spec_path = spec.project_dir / SPEC
-    cmd = f"{Path(sys.executable).name} -m signbench.distributed.tuning --spec {spec_path}"
+    cmd = f"{Path(sys.executable).name} -m signbench.commands.worker tune --spec {spec_path}"
     lines = [
         f"# Spec written to {spec_path}; copy it to the same path on every host (Hyperband also",
         f"# needs {spec.directory} on storage all hosts share: later rounds load earlier checkpoints).",
@@ -514,102 +518,16 @@ def host_recipe(spec: SearchSpec, workers: int, chief_host: str, port: int) -> s
 
 
 
-# --------------------------------------------------------------------------------------------------
-# ``signbench tune``
+def in_process_search(spec: SearchSpec, *, retrain_epochs: int = 20) -> dict:
+    """``signbench tune --workers 0``: :func:`signbench.train.tune.tune`'s Hyperband in this process
+    (best model retrained); returns the summary the command prints."""
+    from signbench.train.tune import tune
 
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = (
-        "Hyperparameter search over the course hypermodel. --workers 0 runs signbench.tune's Hyperband in "
-        "this process (and retrains the best model); --workers N starts a KerasTuner chief and N workers on "
-        "127.0.0.1; --print-env HOST prints how to start them on several hosts instead."
-    )
-    p.add_argument("--workers", type=int, default=0, help="worker processes (0: in-process search)")
-    p.add_argument("--tuner", choices=("hyperband", "random"), default="hyperband")
-    p.add_argument("--max-trials", type=int, default=10, help="random search: number of trials")
-    p.add_argument("--epochs", type=int, default=2, help="random search: epochs per trial")
-    p.add_argument("--max-epochs", type=int, default=10, help="hyperband: most epochs of one trial")
-    p.add_argument("--factor", type=int, default=3, help="hyperband reduction factor")
-    p.add_argument("--hyperband-iterations", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default="sign_mnist",
-                   help="'sign_mnist' (the real training CSV), 'synthetic' (tiny, for smoke runs) or a CSV path")
-    p.add_argument("--synthetic-n", type=int, default=256, help="examples of --data synthetic")
-    p.add_argument("--validation-split", type=float, default=0.2)
-    p.add_argument("--directory", default=None, help="project folder parent (default: the signbench cache)")
-    p.add_argument("--project", default="signbench_tune")
-    p.add_argument("--resume", action="store_true", help="continue the search in the project folder")
-    p.add_argument("--threads", type=int, default=None, help="TF threads per worker process")
-    p.add_argument("--timeout", type=float, default=6 * 3600, help="seconds before the search is abandoned")
-    p.add_argument("--retrain-epochs", type=int, default=20, help="--workers 0: epochs to retrain the best model")
-    p.add_argument("--print-env", metavar="CHIEF_HOST", default=None,
-                   help="write the spec and print the commands for a multi-host run; start nothing")
-    p.add_argument("--port", type=int, default=None, help="oracle port (default: a free one)")
-
-
-def _spec_from_args(args) -> SearchSpec:
-    from signbench.data.locate import cache_dir
-
-    if args.data in ("sign_mnist", "synthetic"):
-        data = {"kind": args.data}
-        if args.data == "synthetic":
-            data.update(n=args.synthetic_n, image_size=8, num_classes=3)
-    else:
-        data = {"kind": "csv", "path": str(Path(args.data).resolve())}
-    return SearchSpec(
-        directory=str(Path(args.directory or cache_dir() / "tune").resolve()), project_name=args.project,
-        tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs, max_epochs=args.max_epochs,
-        factor=args.factor, hyperband_iterations=args.hyperband_iterations, batch_size=args.batch_size,
-        seed=args.seed, data=data, validation_split=args.validation_split,
-    )
-
-
-def run(args) -> int:
-    from signbench.cli import UserError
-
-    if args.workers < 0:
-        raise UserError("--workers must be >= 0")
-    spec = _spec_from_args(args)
-    if args.print_env:
-        if args.workers < 1:
-            raise UserError("--print-env needs --workers N >= 1")
-        spec.project_dir.mkdir(parents=True, exist_ok=True)
-        spec.save(spec.project_dir / SPEC)
-        print(host_recipe(spec, args.workers, args.print_env, args.port or 8000))
-        return 0
-    _check_data(spec)  # here, not for --print-env: the data need only exist on the worker hosts
-    if args.workers == 0:
-        if spec.tuner != "hyperband":
-            raise UserError("the in-process search (--workers 0) is signbench.tune's Hyperband; drop --tuner random")
-        from signbench.tune import tune
-
-        train, val = _load_data(spec)
-        res = tune(train, val, seed=spec.seed, directory=spec.directory, project_name=spec.project_name,
-                   max_epochs=spec.max_epochs, factor=spec.factor, hyperband_iterations=spec.hyperband_iterations,
-                   batch_size=spec.batch_size, retrain_epochs=args.retrain_epochs)
-        out = {"workers": 0, "best": {"score": res.best_score, "values": res.best_hyperparameters},
-               "trials": res.trials, "project_dir": res.directory}
-        print(json.dumps(out, indent=1, default=str))
-        return 0
-    with LocalSearch(spec, args.workers, port=args.port, threads=args.threads, overwrite=not args.resume) as search:
-        search.start()
-        print(f"oracle on {search.host}:{search.port}; logs in {search.logs}", file=sys.stderr, flush=True)
-        summary = search.wait(args.timeout)
-    print(json.dumps(summary, indent=1, default=str))
-    if summary["incomplete"]:
-        print(f"signbench tune: {len(summary['incomplete'])} trials did not complete: {summary['incomplete']}",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="one chief or worker process of a distributed search")
-    parser.add_argument("--spec", required=True, help="SearchSpec JSON written by the launcher")
-    args = parser.parse_args(argv)
-    return process_main(args.spec)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if spec.tuner != "hyperband":
+        raise ValueError("the in-process search (--workers 0) is signbench.train.tune's Hyperband; drop --tuner random")
+    train, val = _load_data(spec)
+    res = tune(train, val, seed=spec.seed, directory=spec.directory, project_name=spec.project_name,
+               max_epochs=spec.max_epochs, factor=spec.factor, hyperband_iterations=spec.hyperband_iterations,
+               batch_size=spec.batch_size, retrain_epochs=retrain_epochs)
+    return {"workers": 0, "best": {"score": res.best_score, "values": res.best_hyperparameters},
+            "trials": res.trials, "project_dir": res.directory}

@@ -67,7 +67,7 @@ def cnn_plus(
     ``filters`` sets the width of each block, ``augment`` toggles the preprocessing layers,
     ``rescale`` divides the input by 255 inside the model, ``bn_momentum`` is the batch-norm moving
     average momentum, ``seed`` seeds the augmentation.
-    Returns the model compiled with Adam (the recipe in ``signbench.sota`` recompiles it with a
+    Returns the model compiled with Adam (the recipe in ``signbench.studies.sota`` recompiles it with a
     schedule).
     """
     if not 0 <= dropout < 1:

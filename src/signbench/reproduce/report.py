@@ -1,15 +1,20 @@
-"""The reproduction report: ``report.md`` and ``report.html`` (images embedded as base64).
+"""The reproduction report: ``report.md`` and ``report.html`` (images embedded as base64), ``results.csv``
+and ``results.json``, written by the report stage from every finished stage's results.
 
-Everything here works from plain data (dicts, lists, numpy arrays), so it is tested without training.
 A report is a list of blocks (heading, paragraph, table, image); :func:`to_markdown` and
-:func:`to_html` render the same blocks. The chart helpers draw with matplotlib's Agg backend.
+:func:`to_html` render the same blocks. Each stage of :data:`signbench.reproduce.stages.STAGES` names
+its section function here (``section_<stage>(result, ctx) -> blocks``); :func:`stage_report` walks
+them in order. Charts come from :mod:`signbench.plots`.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
+import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,29 +22,23 @@ from typing import Any
 
 import numpy as np
 
+from signbench import plots
+from signbench.atomic import atomic_write, atomic_write_json
+from signbench.reproduce.runner import DONE, StageContext, format_seconds
+from signbench.results import csv_text, markdown_table
+
 __all__ = [
-    "COURSE",
     "Heading",
+    "Image",
     "Paragraph",
     "Table",
-    "Image",
-    "to_markdown",
-    "to_html",
+    "publish",
     "results_table",
-    "class_balance_chart",
-    "confusion_chart",
-    "misclassified_grid",
-    "accuracy_latency_chart",
-    "confusion_figure",
+    "stage_report",
+    "summary_rows",
+    "to_html",
+    "to_markdown",
 ]
-
-#: The course's published numbers (accuracy). None where the course printed nothing.
-COURSE: dict[str, dict[str, float | None]] = {
-    "baseline": {"train": 0.9999, "val": 0.7572, "test": 0.7616},
-    "regularized": {"train": 0.9251, "val": 0.7937, "test": None},
-    "cnn": {"train": 0.9972, "val": 0.8575, "test": None},
-    "cnn (best checkpoint)": {"train": None, "val": None, "test": 0.8826},
-}
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,7 @@ def to_markdown(blocks: Sequence[Any], *, base: Path | None = None) -> str:
         elif isinstance(b, Paragraph):
             out.append(b.text)
         elif isinstance(b, Table):
-            out.append("| " + " | ".join(b.headers) + " |")
-            out.append("|" + "|".join("---" for _ in b.headers) + "|")
-            for row in b.rows:
-                out.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
+            out.extend(markdown_table(list(b.headers), b.rows, fmt=_cell))
         elif isinstance(b, Image):
             rel = b.path.relative_to(base) if base is not None and b.path.is_absolute() else b.path
             out.append(f"![{b.title}]({rel.as_posix()})")
@@ -142,7 +138,7 @@ def to_html(blocks: Sequence[Any], *, base: Path, title: str = "signbench report
     return "\n".join(out) + "\n"
 
 
-# -- tables --------------------------------------------------------------------------------------
+# -- the results table ----------------------------------------------------------------------------
 RESULTS_HEADERS = (
     "model", "train acc", "val acc", "test acc",
     "course train", "course val", "course test", "epochs", "train time (s)",
@@ -151,164 +147,237 @@ RESULTS_HEADERS = (
 
 def results_table(models: Sequence[Mapping[str, Any]]) -> Table:
     """One row per trained model next to the course's published numbers (by ``name``)."""
+    from signbench.models.course import COURSE_PUBLISHED
+
     rows = []
     for m in models:
-        course = COURSE.get(m["name"], {})
-        rows.append(
-            [
-                m["name"],
-                m.get("train_accuracy"),
-                m.get("val_accuracy"),
-                m.get("test_accuracy"),
-                course.get("train"),
-                course.get("val"),
-                course.get("test"),
-                m.get("epochs"),
-                None if m.get("seconds") is None else f"{m['seconds']:.1f}",
-            ]
-        )
+        course = COURSE_PUBLISHED.get(m["name"], {})
+        rows.append([
+            m["name"], m.get("train_accuracy"), m.get("val_accuracy"), m.get("test_accuracy"),
+            course.get("train"), course.get("val"), course.get("test"), m.get("epochs"),
+            None if m.get("seconds") is None else f"{m['seconds']:.1f}",
+        ])
     return Table(RESULTS_HEADERS, rows)
 
 
-# -- charts --------------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return path
-
-
-def class_balance_chart(counts: Mapping[str, int], path: Path, *, title: str = "Class balance") -> Path:
-    plt = _plt()
-    names = list(counts)
-    values = [int(counts[k]) for k in names]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(names)), 3.6))
-    ax.bar(range(len(names)), values, color="#4C72B0")
-    ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("images")
-    if values:
-        mean = float(np.mean(values))
-        ax.axhline(mean, color="#C44E52", ls="--", lw=1, label=f"mean {mean:.0f}")
-        ratio = max(values) / max(min(values), 1)
-        ax.set_title(f"{title} (max/min = {ratio:.2f})")
-        ax.legend(loc="lower right")
-    return _save(fig, path)
+def summary_rows(results: dict[str, dict]) -> list[dict[str, Any]]:
+    """One row per trained model, plus the CNN's best checkpoint, in report order."""
+    keys = ("name", "train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds", "params")
+    rows = []
+    for key in [k for k in results if k.startswith("train-")]:  # the course models, in stage order
+        r = results[key]
+        if r:
+            rows.append({k: r.get(k) for k in keys})
+            if r["name"] == "cnn" and r.get("best_checkpoint"):
+                b = r["best_checkpoint"]
+                rows.append({"name": "cnn (best checkpoint)", "train_accuracy": None,
+                             "val_accuracy": b.get("val_accuracy"), "test_accuracy": b.get("test_accuracy"),
+                             "epochs": b.get("epoch"), "seconds": None, "params": r.get("params")})
+    if results.get("tune"):
+        rows.append({k: results["tune"].get(k) for k in keys})
+    return rows
 
 
-def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], *, title: str):
-    """The confusion matrix figure, class names (letters) on both axes, rows = true class."""
-    from sklearn.metrics import confusion_matrix
-
-    plt = _plt()
-    k = len(class_names)
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(k)))
-    size = max(5.0, 0.36 * k + 1.5)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(k), list(class_names))
-    ax.set_yticks(range(k), list(class_names))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    acc = float(np.trace(cm) / max(cm.sum(), 1))
-    ax.set_title(f"{title} (accuracy {acc:.4f})")
-    thresh = cm.max() / 2 if cm.size else 0
-    fs = 6 if k > 12 else 8
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fs,
-                        color="white" if cm[i, j] > thresh else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    return fig, cm
+# -- sections, one per stage (each gets the stage's result and the report stage's context) ---------------
+def section_data(d: dict, ctx: StageContext) -> list:
+    verified = "SHA-256 verified against the published files" if d.get("verified") else "not hash-verified"
+    return [Paragraph(
+        f"Data ({d['origin']}, {d['kind']}): {d['train']} train"
+        + (f" (a stratified subsample of {d['train_full']})" if d.get("train_full", d["train"]) != d["train"] else "")
+        + f" and {d['test']} test images of shape {tuple(d['image_shape'])}, {d['num_classes']} classes; {verified}."
+    )]
 
 
-def confusion_chart(
-    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str], path: Path, *, title: str
-) -> Path:
-    fig, _ = confusion_figure(y_true, y_pred, class_names, title=title)
-    return _save(fig, path)
+def section_clean(c: dict, ctx: StageContext) -> list:
+    return [Heading("Cleaning"), Paragraph(
+        f"`signbench.data.clean` kept {c['rows_out']} of {c['rows_in']} train rows; dropped "
+        + ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) + "."
+    )]
 
 
-def _diverse(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """``index`` reordered round-robin over the true classes, so the first few show many letters."""
-    groups = [index[classes[index] == k] for k in np.unique(classes[index])]
-    out = [g[i] for i in range(max((len(g) for g in groups), default=0)) for g in groups if i < len(g)]
-    return np.asarray(out, dtype=np.int64)
+def _leak_text(leak: dict) -> str:
+    if not leak:
+        return "not run"
+    return (
+        f"{leak['leaked_test_images']} test images ({leak['leaked_fraction']:.1%}) also appear in train, "
+        f"{leak['label_conflicts']} of them with another label; exact duplicates within train "
+        f"{leak['train_duplicates']}, within test {leak['test_duplicates']}"
+    )
 
 
-def misclassified_grid(
-    images: np.ndarray,
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    class_names: Sequence[str],
-    path: Path,
-    *,
-    max_images: int = 32,
-    columns: int = 8,
-    title: str = "Misclassified test images",
-) -> Path:
-    """The first ``max_images`` wrong predictions, each titled "true -> predicted"."""
-    plt = _plt()
-    wrong = _diverse(np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred)), np.asarray(y_true))[:max_images]
-    n = max(len(wrong), 1)
-    cols = min(columns, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.4), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), wrong, strict=False):
-        img = np.asarray(images[i])
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
-        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-        ax.set_title(f"{class_names[int(y_true[i])]} -> {class_names[int(y_pred[i])]}", fontsize=9,
-                     color="#C44E52")
-    if not len(wrong):
-        axes[0, 0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
-    total = int(np.sum(np.asarray(y_true) != np.asarray(y_pred)))
-    fig.suptitle(f"{title}: {len(wrong)} of {total} shown (true -> predicted)", fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def accuracy_latency_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
-    """Accuracy against one-image p50 latency: colour per model, marker per runtime (log x axis)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    models = sorted({r["model"] for r in rows})
-    runtimes = sorted({r["runtime"] for r in rows})
-    markers = "osD^v<>pPX*h"
-    cmap = plt.get_cmap("tab10")
-    for r in rows:
-        if r.get("latency_ms") is None or r.get("accuracy") is None:
-            continue
-        ax.scatter(
-            r["latency_ms"], r["accuracy"], s=60,
-            color=cmap(models.index(r["model"]) % 10),
-            marker=markers[runtimes.index(r["runtime"]) % len(markers)],
-            edgecolors="black", linewidths=0.5,
-        )
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], ls="", marker="o", color=cmap(i % 10), label=m) for i, m in enumerate(models)]
-    handles += [
-        Line2D([], [], ls="", marker=markers[i % len(markers)], color="gray", label=rt)
-        for i, rt in enumerate(runtimes)
+def section_explore(e: dict, ctx: StageContext) -> list:
+    shutil.copyfile(ctx.path("explore") / "class_balance.png", ctx.out / "class_balance.png")
+    return [
+        Heading("Data: class balance and leakage"),
+        Paragraph(f"Largest/smallest train class: {e.get('imbalance_ratio'):.2f}. Leakage check (exact images "
+                  f"shared by train and test): {_leak_text(e.get('leakage', {}))}."),
+        Image("Train class balance", Path("class_balance.png")),
     ]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("one-image latency p50 (ms, log scale)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+
+
+def section_split(s: dict, ctx: StageContext) -> list:
+    return [Paragraph(
+        f"Trained on {s['train']} images; validation = a seeded, stratified 20% of the test set ({s['val']} "
+        f"images) (the course's protocol); test = all {s['test']} test images."
+    )]
+
+
+def section_model(r: dict, ctx: StageContext) -> list:
+    """A trained model's learning curves (the course models and the tuned one)."""
+    stage = "tune" if r["name"] == "tuned" else f"train-{r['name']}"
+    dst = ctx.out / f"curves-{r['name']}.png"
+    shutil.copyfile(ctx.path(stage) / "learning_curves.png", dst)
+    return [Image(f"Learning curves: {r['name']}", Path(dst.name))]
+
+
+def section_tune(t: dict, ctx: StageContext) -> list:
+    b = t["budget"]
+    return [*section_model(t, ctx), Heading("Tuning (Hyperband)"), Paragraph(
+        f"{'Full' if b['full'] else 'Small'} budget: max_epochs {b['max_epochs']}, factor {b['factor']}, "
+        f"{b['train_images']} training images, {len(t['trials'])} trials (all COMPLETED). Best "
+        f"hyperparameters {t['best_hyperparameters']} (search val accuracy {t['best_score']:.4f})."
+    ), Table(
+        ["trial", "status", "val accuracy", "units", "learning rate"],
+        [[tr["trial_id"], tr["status"], tr["score"], tr["hyperparameters"].get("units"),
+          tr["hyperparameters"].get("learning_rate")] for tr in t["trials"]],
+    )]
+
+
+def section_save_reload(s: dict, ctx: StageContext) -> list:
+    return [Heading(f"Save and reload ({s['model']})"), Table(
+        ["format", "file", "bytes", "max abs diff", "same predictions", "note"],
+        [[r["format"], r["file"], r["bytes"], r["max_abs_diff"], r["same_predictions"], r["note"]] for r in s["rows"]],
+    )]
+
+
+def section_transfer(t: dict, ctx: StageContext) -> list:
+    blocks: list[Any] = [Heading("Transfer learning")]
+    if t.get("summary"):
+        blocks.append(Paragraph(str(t["summary"])))
+    rows = t.get("rows") or []
+    if rows:
+        headers = list(rows[0])
+        blocks.append(Table(headers, [[r.get(h) for h in headers] for r in rows]))
+    if len(blocks) == 1:
+        blocks.append(Paragraph(", ".join(f"{k}: {v}" for k, v in t.items() if not isinstance(v, dict | list))))
+    return blocks
+
+
+def section_deploy(dep: dict, ctx: StageContext) -> list:
+    plots.accuracy_latency_chart(dep["rows"], ctx.out / "accuracy_latency.png",
+                                 title="Test accuracy vs one-image latency")
+    return [
+        Heading("Deployment: accuracy and one-image latency per model and runtime"),
+        Paragraph(f"p50 of {dep['latency_runs']} single-image calls after one warm-up, {dep['threads']} threads. "
+                  f"{dep['note']}."),
+        Table(["model", "runtime", "test accuracy", "p50 latency (ms)", "size (bytes)"],
+              [[r["model"], r["runtime"], r["accuracy"], f"{r['latency_ms']:.3g}", r["bytes"]] for r in dep["rows"]]),
+        Image("Accuracy vs latency per model and runtime", Path("accuracy_latency.png")),
+    ]
+
+
+def _best_model_blocks(rows: list[dict], ctx: StageContext, names: list[str]) -> list:
+    trained = {r["name"]: r for r in rows if r["name"] != "cnn (best checkpoint)"}
+    if not trained:
+        return []
+    best = max(trained.values(), key=lambda r: r["test_accuracy"] or 0)["name"]
+    pred = np.load(ctx.path("tune" if best == "tuned" else f"train-{best}") / "test_pred.npy")
+    data = ctx.load_arrays("data", "data")
+    y = data["test_labels"]
+    plots.confusion_chart(y, pred, names, ctx.out / "confusion.png", title=f"{best} on the test set")
+    plots.misclassified_grid(data["test_images"], y, pred, names, ctx.out / "misclassified.png",
+                             max_images=ctx.config.profile.misclassified_shown)
+    return [
+        Heading(f"Best model: {best} (test accuracy {trained[best]['test_accuracy']:.4f})"),
+        Image(f"Confusion matrix of {best} (rows: true letter, columns: predicted)", Path("confusion.png")),
+        Image(f"Misclassified test images of {best} (true -> predicted)", Path("misclassified.png")),
+    ]
+
+
+# -- the report stage ------------------------------------------------------------------------------
+_META = ("date", "seed", "git_commit", "tensorflow", "keras", "litert", "backend", "device", "cpu_flags", "threads",
+         "onednn")
+
+
+def _results_csv(rows: list[dict], meta: dict) -> str:
+    """One row per model, our numbers next to the course's, with the run's metadata on every row."""
+    from signbench.models.course import COURSE_PUBLISHED
+
+    fields = ["name", "train_accuracy", "val_accuracy", "test_accuracy", "epochs", "seconds", "params",
+              "course_train", "course_val", "course_test", *_META]
+    out = []
+    for r in rows:
+        c = COURSE_PUBLISHED.get(r["name"], {})
+        out.append({**r, "course_train": c.get("train"), "course_val": c.get("val"), "course_test": c.get("test"),
+                    **{k: meta.get(k) for k in _META}})
+    return csv_text(out, fields)
+
+
+def _stage_seconds(ctx: StageContext, names: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for n in names:
+        marker = ctx.run_dir / n / DONE
+        if marker.is_file():
+            out[n] = round(float(json.loads(marker.read_text())["seconds"]), 1)
+    return out
+
+
+def stage_report(stages: Sequence) -> Any:
+    """The report stage's run function for ``stages`` (each with its ``section``)."""
+
+    def run(ctx: StageContext) -> dict:
+        from signbench.meta import run_metadata
+
+        results = {}
+        for s in stages:  # a run cut off with --until reports what exists
+            if s.section is not None and (ctx.run_dir / s.name / DONE).is_file():
+                results[s.name] = ctx.result(s.name)
+        cfg = ctx.config
+        meta = run_metadata(cfg.seed)
+        rows = summary_rows(results)
+        blocks: list[Any] = [Heading("signbench: reproducing the course", 1), Paragraph(
+            f"Run of {meta['date']}, {'quick' if cfg.quick else 'full'} mode, seed {cfg.seed}, git commit "
+            f"`{meta['git_commit']}`, TensorFlow {meta['tensorflow']}, Keras {meta['keras']} ({meta['backend']} "
+            f"backend) on {meta['device']} (CPU flags: {meta['cpu_flags'] or 'unknown'}) with {meta['threads']} "
+            f"threads, oneDNN {meta['onednn']}."
+        )]
+        blocks += section_data(results["data"], ctx)
+        blocks.append(Heading("Results next to the course's published numbers"))
+        if "split" in results:
+            blocks += section_split(results["split"], ctx)
+        blocks.append(results_table(rows))
+        blocks += _best_model_blocks(rows, ctx, results["data"]["class_names"])
+        curves = [b for s in stages if s.section is section_model and s.name in results
+                  for b in section_model(results[s.name], ctx)]
+        if curves:
+            blocks += [Heading("Learning curves"), *curves]
+        for s in stages:
+            if s.name in results and s.section not in (None, section_data, section_split, section_model):
+                blocks += s.section(results[s.name], ctx)
+        seconds = _stage_seconds(ctx, [s.name for s in stages])
+        if seconds:
+            blocks += [Heading("Stage timings"), Table(["stage", "seconds"], [[k, f"{v:.1f}"] for k, v in seconds.items()]),
+                       Paragraph(f"Total before the report: {format_seconds(sum(seconds.values()))}.")]
+        out = ctx.out
+        atomic_write(out / "report.md", to_markdown(blocks))
+        atomic_write(out / "report.html", to_html(blocks, base=out, title="signbench reproduction"))
+        atomic_write(out / "results.csv", _results_csv(rows, meta))
+        atomic_write_json(out / "results.json", {"metadata": meta, "config": cfg.to_dict(), "models": rows})
+        return {"models": rows, "figures": sorted(p.name for p in out.glob("*.png")), "metadata": meta}
+
+    return run
+
+
+def publish(run_dir: Path) -> list[Path]:
+    """Copy the finished report stage's files to the run folder's top level (atomically each)."""
+    src = run_dir / "report"
+    if not (src / DONE).is_file():
+        return []
+    written = []
+    for name in ("report.html", "results.csv", "results.json"):
+        if (src / name).is_file():
+            written.append(atomic_write(run_dir / name, (src / name).read_bytes()))
+    md = (src / "report.md").read_text()
+    md = re.sub(r"!\[([^\]]*)\]\(([^)/]+\.png)\)", r"![\1](report/\2)", md)  # images live in report/
+    written.append(atomic_write(run_dir / "report.md", md))
+    return written

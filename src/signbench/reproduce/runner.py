@@ -12,70 +12,37 @@ folders, if any, are removed first, since they were built on outputs that are ab
 
 Progress: one line when a stage starts and one when it ends, with its duration, the run's elapsed
 time and an estimate of what remains (each stage's prior cost estimate, rescaled by how the stages
-run so far compared with their estimates).
+run so far compared with their estimates), handed to the ``progress`` callable (the command prints
+them; the library itself prints nothing).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from signbench.atomic import atomic_write
+import numpy as np
 
-__all__ = [
-    "MANIFEST",
-    "DONE",
-    "RunError",
-    "Stage",
-    "StageContext",
-    "Runner",
-    "atomic_write",
-    "atomic_write_json",
-    "fingerprint",
-    "format_seconds",
-]
+from signbench.atomic import atomic_write_json
+from signbench.errors import UserError
+from signbench.reproduce.config import RunConfig
+
+__all__ = ["MANIFEST", "DONE", "RunError", "Stage", "StageContext", "Runner", "format_seconds"]
 
 MANIFEST = "manifest.json"
 DONE = "done.json"
 PARTIAL = ".partial-"
 
 
-class RunError(Exception):
+class RunError(UserError):
     """A run folder that cannot be used as asked (a user-fixable problem)."""
-
-
-def _jsonable(obj: Any) -> Any:
-    """json.dumps default: numpy scalars/arrays and paths become plain JSON."""
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n"
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write(path, dumps(obj))
-
-
-def fingerprint(config: Mapping[str, Any]) -> str:
-    """A short stable hash of the settings that change what a stage computes."""
-    text = json.dumps(dict(config), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def format_seconds(s: float) -> str:
@@ -89,19 +56,29 @@ def format_seconds(s: float) -> str:
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the run: ``func(ctx)`` writes files into ``ctx.out`` and returns a JSON-able dict.
+    """One step of the run: ``run(ctx)`` writes files into ``ctx.out`` and returns a JSON-able dict.
 
-    ``estimate`` is the stage's expected duration in seconds for a config (a prior for the ETA).
+    ``estimate`` is (quick, full) seconds on a quiet 2-core CPU, the prior for the ETA
+    (``estimate_full_tune`` replaces the full one under ``--full-tune``); ``section(result, ctx)``
+    gives the stage's blocks of the report (None: the stage has none).
     """
 
     name: str
-    func: Callable[[StageContext], Mapping[str, Any] | None]
-    title: str = ""
-    estimate: Callable[[Mapping[str, Any]], float] | float = 1.0
+    run: Callable[[StageContext], Mapping[str, Any] | None]
+    title: str
+    estimate: tuple[float, float]
+    section: Callable[[dict, StageContext], list] | None = None
+    estimate_full_tune: float | None = None
 
-    def expected_seconds(self, config: Mapping[str, Any]) -> float:
-        est = self.estimate(config) if callable(self.estimate) else self.estimate
-        return max(float(est), 0.01)
+    def expected_seconds(self, config: RunConfig) -> float:
+        quick, full = self.estimate
+        if self.estimate_full_tune is not None and config.full_tune:
+            return self.estimate_full_tune * (0.2 if config.quick else 1.0)
+        return max(float(quick if config.quick else full), 0.01)
+
+
+def _no_progress(line: str) -> None:
+    return None
 
 
 @dataclass
@@ -110,9 +87,10 @@ class StageContext:
 
     run_dir: Path
     out: Path
-    config: Mapping[str, Any]
+    config: RunConfig
     stage: str
-    stream: TextIO = field(default_factory=lambda: sys.stdout)
+    quiet: bool = False
+    progress: Callable[[str], None] = _no_progress
 
     def path(self, stage: str) -> Path:
         """The folder of a finished earlier stage."""
@@ -126,7 +104,19 @@ class StageContext:
         return json.loads((self.path(stage) / DONE).read_text())["result"]
 
     def log(self, message: str) -> None:
-        print(f"    {message}", file=self.stream, flush=True)
+        self.progress(f"    {message}")
+
+    def save_arrays(self, name: str, **arrays) -> Path:
+        """``arrays`` as ``<name>.npz`` in this stage's folder."""
+        path = self.out / f"{name}.npz"
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+        return path
+
+    def load_arrays(self, stage: str, name: str) -> dict[str, np.ndarray]:
+        """The arrays an earlier stage saved as ``<name>.npz``."""
+        with np.load(self.path(stage) / f"{name}.npz", allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
 
 
 class Runner:
@@ -136,11 +126,11 @@ class Runner:
         self,
         run_dir: str | os.PathLike,
         stages: Iterable[Stage],
-        config: Mapping[str, Any],
+        config: RunConfig,
         *,
         resume: bool = False,
-        options: Mapping[str, Any] | None = None,
-        stream: TextIO | None = None,
+        quiet: bool = False,
+        progress: Callable[[str], None] = _no_progress,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.run_dir = Path(run_dir)
@@ -148,12 +138,12 @@ class Runner:
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique: {names}")
-        self.config = dict(config)
-        self.fingerprint = fingerprint(self.config)
+        self.config = config
+        self.fingerprint = config.fingerprint()
         self.resume = resume
-        #: settings stages see that change no result (e.g. quiet), so not part of the fingerprint
-        self.options = dict(options or {})
-        self.stream = stream if stream is not None else sys.stdout
+        #: changes no result (Keras progress bars), so not part of the fingerprint
+        self.quiet = quiet
+        self.progress = progress
         self.clock = clock
         #: per stage: "done" (skipped, already finished), "ran", "failed", or absent (not reached)
         self.status: dict[str, str] = {}
@@ -161,7 +151,7 @@ class Runner:
 
     # -- run folder -------------------------------------------------------------------------
     def _print(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        self.progress(line)
 
     def _manifest_path(self) -> Path:
         return self.run_dir / MANIFEST
@@ -186,9 +176,9 @@ class Runner:
                     f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out"
                 )
             if old.get("fingerprint") != self.fingerprint:
-                before = old.get("config", {})
-                diff = sorted(k for k in set(before) | set(self.config) if before.get(k) != self.config.get(k))
-                shown = ", ".join(f"{k}: {before.get(k)!r} -> {self.config.get(k)!r}" for k in diff)
+                before, now = old.get("config", {}), self.config.to_dict()
+                diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+                shown = ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in diff)
                 raise RunError(
                     f"{self.run_dir} was started with other settings ({shown}); "
                     "rerun with the same settings to resume, or choose another --out"
@@ -223,7 +213,7 @@ class Runner:
             self._manifest_path(),
             {
                 "fingerprint": self.fingerprint,
-                "config": self.config,
+                "config": self.config.to_dict(),
                 "started": started,
                 "updated": _now(),
                 "stages": stages,
@@ -269,10 +259,10 @@ class Runner:
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             self._print(f"{label}: {stage.title or stage.name} ...")
-            ctx = StageContext(self.run_dir, partial, {**self.config, **self.options}, stage.name, self.stream)
+            ctx = StageContext(self.run_dir, partial, self.config, stage.name, self.quiet, self.progress)
             s0 = self.clock()
             try:
-                result = dict(stage.func(ctx) or {})
+                result = dict(stage.run(ctx) or {})
             except BaseException:
                 self.status[stage.name] = "failed"
                 self.seconds[stage.name] = self.clock() - s0

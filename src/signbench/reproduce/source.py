@@ -10,8 +10,9 @@ without data stops the command at once with one line saying what to do.
 - ``--dataset`` names an entry of :mod:`signbench.data`'s registry, fetched (hash-verified) into the
   download cache; ``sign_mnist`` names the real CSV pair (registry entries ``sign_mnist_train`` and
   ``sign_mnist_test``).
-- By default: the real Sign Language MNIST from ``$SIGNBENCH_DATA_DIR`` (default ``../shared/data``
-  seen from the repo root), else the download cache, else a verified download; with
+- By default: the real Sign Language MNIST from the folders :mod:`signbench.data.locate` searches
+  (``$SIGNBENCH_DATA_DIR``, else ``../shared/data`` seen from the current directory, else the download
+  cache), else a verified download; with
   ``SIGNBENCH_OFFLINE=1`` or no network that last step fails with the message that says how to point
   the command at the CSVs.
 """
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from signbench.data.locate import TEST_CSV, TRAIN_CSV, cache_dir, real_data_dir
+from signbench.data.locate import DATA_SUBDIR, TEST_CSV, TRAIN_CSV, cache_dir, candidate_dirs
+from signbench.errors import UserError
+from signbench.reproduce.config import DataSpec
 
-__all__ = ["DataSpec", "NoDataError", "resolve", "HOW_TO_POINT", "known_sha256"]
+__all__ = ["NoDataError", "resolve", "HOW_TO_POINT", "known_sha256"]
 
 #: The registry's entries for the real CSVs, and the names ``--dataset`` accepts for the pair.
 SIGN_REGISTRY_NAMES = ("sign_mnist_train", "sign_mnist_test")
@@ -35,7 +37,7 @@ SIGN_ALIASES = ("sign_mnist", "sign-language-mnist", "sign_language_mnist")
 
 def known_sha256() -> dict[str, str]:
     """Published SHA-256 of the UNCOMPRESSED files, by file name (from :data:`signbench.data.REGISTRY`)."""
-    from signbench.data import REGISTRY
+    from signbench.data.fetch import REGISTRY
 
     return {s.filename: s.sha256 for s in REGISTRY.values() if s.sha256}
 
@@ -47,23 +49,8 @@ HOW_TO_POINT = (
 _CSV = re.compile(r"\.csv(\.gz)?$", re.IGNORECASE)
 
 
-class NoDataError(Exception):
+class NoDataError(UserError):
     """No data could be found or fetched; the message says how to provide it."""
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What the data stage loads. ``kind``: "csv-pair", "folder-pair" (train/test), or "single"."""
-
-    kind: str
-    train: str
-    test: str | None = None
-    origin: str = "--data"  # "--data", "--dataset NAME", "default"
-    verify: bool = False  # check the published SHA-256 of the real CSVs
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _is_csv(p: Path) -> bool:
@@ -120,7 +107,7 @@ def from_path(path: str | os.PathLike, *, origin: str = "--data", verify: bool =
 
 
 def _default_folders() -> list[Path]:
-    return [real_data_dir(), cache_dir() / "sign-language-mnist", cache_dir()]
+    return list(dict.fromkeys([*candidate_dirs(), cache_dir() / DATA_SUBDIR, cache_dir()]))
 
 
 def _pair_at(folder: Path) -> tuple[Path, Path] | None:
@@ -137,7 +124,7 @@ def _offline() -> bool:
 
 def _fetch(name: str) -> Path:
     """A registry entry as a verified file in the cache (offline: only if it is already there)."""
-    from signbench.data import REGISTRY, fetch
+    from signbench.data.fetch import REGISTRY, fetch
 
     if name in REGISTRY and _offline() and not (cache_dir() / REGISTRY[name].filename).is_file():
         raise ConnectionError(f"SIGNBENCH_OFFLINE is set and {name} is not in the cache {cache_dir()}")

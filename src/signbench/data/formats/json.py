@@ -1,0 +1,173 @@
+"""The course's two JSON formats.
+
+* JSON-lines (``sign_mnist_json/data.json``): one object per line,
+  ``{"content": <http(s) URL | local path | data: URI>, "label": "b"}``. Local paths are relative to
+  the JSON file's folder; URLs are fetched with a timeout and a size cap (http/https only).
+* base64 JSON (``sign_mnist_base64/data.json``): one object ``{"<label>": "<base64 png/jpeg>"}``
+  (a list of base64 strings per label is accepted too).
+
+Class names are the sorted distinct labels unless ``class_names`` is given (then any other label is
+an error). Errors name the file and the line (JSON-lines) or the key (base64 JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+
+from signbench.data.formats.images import decode_image, stack_images
+from signbench.data.formats.raw import read_bytes
+from signbench.data.types import LabeledImages, Skipped
+from signbench.errors import DataError
+
+__all__ = ["load_base64_json", "load_jsonl", "decode_base64", "image_to_data_uri"]
+
+
+def decode_base64(text: str, *, path: str, where: str) -> bytes:
+    if not isinstance(text, str):
+        raise DataError(f"expected a base64 string, got {type(text).__name__}", path=path, where=where)
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DataError(f"bad base64 ({exc})", path=path, where=where) from None
+
+
+def image_to_data_uri(png: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(png).decode()
+
+
+def _content_bytes(content, *, base: Path, path: str, where: str, timeout: float, max_bytes: int) -> bytes:
+    if not isinstance(content, str) or not content:
+        raise DataError("'content' must be a non-empty string", path=path, where=where)
+    if content.startswith("data:"):
+        header, sep, payload = content.partition(",")
+        if not sep:
+            raise DataError("data: URI without a comma", path=path, where=where)
+        if header.endswith(";base64"):
+            return decode_base64(payload, path=path, where=where)
+        return urllib.parse.unquote_to_bytes(payload)
+    scheme = urllib.parse.urlsplit(content).scheme.lower()
+    if scheme in ("http", "https"):
+        from signbench.data.fetch import fetch_bytes
+
+        try:
+            return fetch_bytes(content, timeout=timeout, max_bytes=max_bytes)
+        except DataError as exc:
+            raise DataError(f"{exc}", path=path, where=where) from None
+    if len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
+        raise DataError(f"unsupported URL scheme {scheme!r} (http, https, data: or a local path)", path=path,
+                        where=where)
+    p = Path(content)
+    p = p if p.is_absolute() else base / p
+    if not p.is_file():
+        raise DataError(f"image file {content!r} not found", path=path, where=where)
+    return p.read_bytes()
+
+
+def _finish(images, raw_labels, places, class_names, path, skipped, on_error):
+    if class_names is None:
+        class_names = sorted(set(raw_labels))
+    lookup = {n: i for i, n in enumerate(class_names)}
+    keep_img, keep_lab, keep_places = [], [], []
+    for img, lab, place in zip(images, raw_labels, places, strict=True):
+        if lab not in lookup:
+            reason = f"unknown label {lab!r} (class names: {', '.join(class_names)})"
+            if on_error == "raise":
+                raise DataError(reason, path=place[0], where=place[1])
+            skipped.append(Skipped(place[0], place[1] or "", reason))
+            continue
+        keep_img.append(img)
+        keep_lab.append(lookup[lab])
+        keep_places.append(place)
+    if not keep_img and not skipped:
+        raise DataError("no images", path=path)
+    arr = stack_images(keep_img, keep_places)
+    return LabeledImages(arr, np.array(keep_lab, np.int64), list(class_names), source=path, skipped=skipped)
+
+
+def load_jsonl(
+    path: str | Path,
+    *,
+    color_mode: str | None = "grayscale",
+    target_size: tuple[int, int] | None = None,
+    class_names: list[str] | None = None,
+    on_error: str = "raise",
+    timeout: float = 30.0,
+    max_bytes: int = 16 * 1024**2,
+) -> LabeledImages:
+    """Load a JSON-lines file of ``{"content": ..., "label": ...}`` objects."""
+    path = Path(path)
+    name = str(path)
+    text = read_bytes(path)
+    images, labels, places, skipped = [], [], [], []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {lineno}"
+        try:
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DataError(f"invalid JSON ({exc})", path=name, where=where) from None
+            if not isinstance(obj, dict):
+                raise DataError(f"expected an object, got {type(obj).__name__}", path=name, where=where)
+            for key in ("content", "label"):
+                if key not in obj:
+                    raise DataError(f"missing key {key!r}", path=name, where=where)
+            label = obj["label"]
+            if not isinstance(label, str | int) or isinstance(label, bool):
+                raise DataError(f"label must be a string or integer, got {label!r}", path=name, where=where)
+            data = _content_bytes(
+                obj["content"], base=path.parent, path=name, where=where, timeout=timeout, max_bytes=max_bytes
+            )
+            img = decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size)
+        except DataError as exc:
+            if on_error == "raise":
+                raise
+            skipped.append(Skipped(name, where, str(exc)))
+            continue
+        images.append(img)
+        labels.append(str(label))
+        places.append((name, where))
+    return _finish(images, labels, places, class_names, name, skipped, on_error)
+
+
+def load_base64_json(
+    path: str | Path,
+    *,
+    color_mode: str | None = "grayscale",
+    target_size: tuple[int, int] | None = None,
+    class_names: list[str] | None = None,
+    on_error: str = "raise",
+) -> LabeledImages:
+    """Load ``{"<label>": "<base64 image>" | [<base64 image>, ...]}``."""
+    name = str(path)
+    raw = read_bytes(path)
+    try:
+        obj = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"invalid JSON ({exc})", path=name, where=f"line {getattr(exc, 'lineno', '?')}") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected an object of label -> base64 image, got {type(obj).__name__}", path=name)
+    images, labels, places, skipped = [], [], [], []
+    for key, value in obj.items():
+        values = value if isinstance(value, list) else [value]
+        for j, item in enumerate(values):
+            where = f"key {key!r}" + (f"[{j}]" if isinstance(value, list) else "")
+            try:
+                data = decode_base64(item, path=name, where=where)
+                img = decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size)
+            except DataError as exc:
+                if on_error == "raise":
+                    raise
+                skipped.append(Skipped(name, where, str(exc)))
+                continue
+            images.append(img)
+            labels.append(key)
+            places.append((name, where))
+    return _finish(images, labels, places, class_names, name, skipped, on_error)

@@ -1,0 +1,218 @@
+"""pytest plugin of the benchmarks (``-p signbench.testing.bench`` in pyproject): shared set-up, and the
+step that turns a benchmark run into result rows.
+
+Smoke mode (pytest-benchmark disabled, the default from pyproject's addopts): every benchmark runs
+its function once on tiny inputs, so CI keeps them from rotting in seconds. Real runs pass
+``--benchmark-enable``; with ``--results-dir DIR`` the run's raw JSON (pytest-benchmark's, with
+every round's time, plus our run metadata and the skipped rows) is stored as
+``DIR/raw/<unique>.json`` and the human tables ``DIR/<name>.csv`` / ``DIR/<name>.md`` are
+rewritten from it (``name`` = ``--results-name``, default "cpu" or "gpu" by the device seen).
+
+Benchmark convention (see :mod:`signbench.results`): ``extra_info`` keys ``model``, ``runtime``,
+``batch_size``, ``metric`` / ``unit`` (what one round's time is, and the time unit to report),
+optional ``items_per_round`` (adds throughput), ``threads``; derived numbers in
+``extra_info["metrics"] = {name: [value, unit]}``. p50/p90/p99 come from the raw round times.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signbench.meta import available_cores
+
+SKIPPED_KEY = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("signbench", "signbench benchmark results")
+    g.addoption("--results-dir", default=None, help="store raw JSON under DIR/raw and tables DIR/<name>.csv|md")
+    g.addoption("--results-name", default=None, help="table name (default: cpu, or gpu when a GPU is visible)")
+    g.addoption("--bench-seed", type=int, default=0, help="root seed of the benchmarks (default 0)")
+    g.addoption(
+        "--litert-threads", type=int, default=None,
+        help="LiteRT interpreter threads (default: all cores)",
+    )
+    g.addoption(
+        "--bench-budget", type=float, default=2.0,
+        help="seconds of timed rounds to aim for per benchmark (rounds are clamped to a range)",
+    )
+
+
+def pytest_configure(config):
+    config.stash[SKIPPED_KEY] = []
+
+
+#: Benchmarks of TensorFlow itself (tf.data, ImageDataGenerator, tf.distribute): TensorFlow backend only.
+TF_ONLY = {"bench_data.py", "bench_distributed.py", "bench_speed.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(
+        reason=f"measures TensorFlow itself (tf.data / tf.distribute); this run uses the {backend} backend"
+    )
+    for item in items:
+        if item.path.name in TF_ONLY:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and "benchmark" in getattr(item, "fixturenames", ()):
+        params = dict(getattr(getattr(item, "callspec", None), "params", {}) or {})
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        item.config.stash[SKIPPED_KEY].append(
+            {
+                "model": params.get("model_name", params.get("model", "")),
+                "runtime": params.get("runtime", ""),
+                "batch_size": params.get("batch_size", ""),
+                "test": item.nodeid,
+                "reason": reason.removeprefix("Skipped: "),
+            }
+        )
+
+
+def _benchmark_session(config):
+    return getattr(config, "_benchmarksession", None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    out_dir = config.getoption("--results-dir")
+    bs = _benchmark_session(config)
+    if not out_dir or bs is None or bs.disabled:
+        return
+    from signbench import results
+    from signbench.meta import run_metadata
+
+    output_json = config.hook.pytest_benchmark_generate_json(
+        config=config,
+        benchmarks=bs.benchmarks,
+        include_data=True,
+        machine_info=bs.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
+    )
+    meta = run_metadata(config.getoption("--bench-seed"))
+    command = "python3 -m pytest " + shlex.join(config.invocation_params.args)
+    output_json["signbench"] = {
+        "meta": meta, "skipped": config.stash[SKIPPED_KEY], "command": command, "exitstatus": int(exitstatus),
+    }
+    raw = results.write_raw(output_json, Path(out_dir) / "raw")
+    rows = results.rows_from_benchmark_json(output_json)
+    name = config.getoption("--results-name") or ("cpu" if meta["device"] == meta["cpu"] else "gpu")
+    tables = results.write_tables(rows, out_dir, name, command=command)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(f"signbench: {len(rows)} rows; raw {raw}; tables {', '.join(map(str, tables))}")
+
+
+# --- fixtures shared by the benchmarks ----------------------------------------------------------
+
+
+@dataclass
+class BenchConfig:
+    smoke: bool
+    seed: int
+    budget_s: float
+    litert_threads: int | None
+    cores: int = field(default_factory=available_cores)
+
+    def threads_for(self, batch_size: int) -> int:
+        """LiteRT threads: ``--litert-threads``, else every core (at batch 1 too: the course CNN's
+        one-image invoke is memory-bound and measured 2-4x faster on 2 threads than on 1)."""
+        if self.litert_threads:
+            return self.litert_threads
+        return self.cores
+
+    def rounds(self, fn, *, min_rounds: int, max_rounds: int) -> int:
+        """Rounds so the timed part takes about ``budget_s``: fn is timed 3 times first."""
+        if self.smoke:
+            return 1
+        best = math.inf
+        for _ in range(3):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return int(min(max_rounds, max(min_rounds, self.budget_s / max(best, 1e-9))))
+
+
+@pytest.fixture(scope="session")
+def bench_cfg(request) -> BenchConfig:
+    bs = _benchmark_session(request.config)
+    smoke = bool(bs is None or bs.disabled)
+    return BenchConfig(
+        smoke=smoke,
+        seed=request.config.getoption("--bench-seed"),
+        budget_s=request.config.getoption("--bench-budget"),
+        litert_threads=request.config.getoption("--litert-threads"),
+    )
+
+
+@pytest.fixture(scope="session")
+def sign_data(realdata, bench_cfg):
+    """(train, test) LabeledImages of the real data (smoke mode: the first 2,048 / 512 rows)."""
+    from signbench.data import load_sign_mnist
+
+    train, test = load_sign_mnist("train", realdata), load_sign_mnist("test", realdata)
+    if bench_cfg.smoke:
+        train, test = train.subset(np.arange(2048)), test.subset(np.arange(512))
+    return train, test
+
+
+def transfer_available() -> str | None:
+    """None when the transfer head model can be built here, else why not."""
+    try:
+        from signbench.models.backbones import inception_mixed7  # noqa: F401
+    except ImportError as exc:
+        return f"signbench.models.backbones.inception_mixed7 unavailable: {exc}"
+    return None
+
+
+def transfer_shape(smoke: bool) -> tuple[int, int, int]:
+    """InceptionV3 input: the course's 150x150x3; smoke mode the smallest it accepts (75x75x3)."""
+    return (75, 75, 3) if smoke else (150, 150, 3)
+
+
+def build_model(name: str, num_classes: int, *, seed: int, smoke: bool):
+    """A fresh model by benchmark name: a course model, or "transfer" (InceptionV3 mixed7 head)."""
+    import keras
+
+    from signbench.seeds import derive
+
+    keras.utils.set_random_seed(derive(seed, f"init/{name}"))
+    if name == "transfer":
+        from signbench.models.backbones import inception_mixed7
+
+        return inception_mixed7(num_classes, transfer_shape(smoke), weights=None)
+    from signbench.models import build
+
+    return build(name, num_classes)
+
+
+def model_inputs(name: str, images: np.ndarray, *, smoke: bool) -> np.ndarray:
+    """uint8 N x 28 x 28 x 1 images -> the float32 input of model ``name``."""
+    if name == "transfer":
+        import keras
+
+        from signbench.models.backbones import resize_and_repeat
+
+        return np.asarray(keras.ops.convert_to_numpy(resize_and_repeat(images, transfer_shape(smoke)[:2])))
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def pytest_report_header(config):
+    return [f"signbench bench: python {sys.version.split()[0]}, cores {available_cores()}"]

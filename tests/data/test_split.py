@@ -1,0 +1,64 @@
+"""Splits partition the data, are reproducible by seed and keep class proportions within one sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from signbench.data import load
+from signbench.data.split import PRESETS, allocate, kfold, split, split_indices
+from signbench.testing.strategies import label_arrays
+
+
+@given(labels=label_arrays(), preset=st.sampled_from(sorted(PRESETS)), stratify=st.booleans(),
+       seed=st.integers(0, 2**31 - 2))
+def test_split_properties(labels, preset, stratify, seed):
+    s = split_indices(labels, preset, stratify=stratify, seed=seed)
+    parts = [s.train, s.val, s.test]
+    allidx = np.concatenate(parts)
+    assert np.array_equal(np.sort(allidx), np.arange(labels.size))  # partition: no overlap, nothing lost
+    again = split_indices(labels, preset, stratify=stratify, seed=seed)
+    assert all(np.array_equal(a, b) for a, b in zip(parts, [again.train, again.val, again.test], strict=True))
+    ratios = PRESETS[preset]
+    for k, part in enumerate(parts):
+        assert abs(part.size - ratios[k] * labels.size) <= (len(np.unique(labels)) if stratify else 1)
+        if stratify:
+            for c in np.unique(labels):
+                n_c = int(np.sum(labels == c))
+                assert abs(int(np.sum(labels[part] == c)) - ratios[k] * n_c) < 1
+
+
+def test_seed_changes_the_split():
+    labels = np.repeat(np.arange(4), 50)
+    a = split_indices(labels, seed=0).train
+    assert not np.array_equal(a, split_indices(labels, seed=1).train)
+
+
+def test_presets_and_errors():
+    assert allocate(10, (0.7, 0.15, 0.15)).tolist() == [7, 2, 1] or allocate(10, (0.7, 0.15, 0.15)).sum() == 10
+    with pytest.raises(ValueError, match="unknown preset"):
+        split_indices(np.zeros(3), "50/50", seed=0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_indices(np.zeros(3), (0.5, 0.2, 0.2), seed=0)
+
+
+@pytest.mark.parametrize("stratified", [True, False])
+def test_kfold(stratified):
+    labels = np.repeat(np.arange(3), [10, 20, 30])
+    folds = kfold(labels, 5, stratified=stratified, seed=0)
+    vals = np.concatenate([v for _, v in folds])
+    assert np.array_equal(np.sort(vals), np.arange(60))
+    for tr, va in folds:
+        assert not set(tr) & set(va) and tr.size + va.size == 60
+        if stratified:
+            assert np.bincount(labels[va]).tolist() == [2, 4, 6]
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, kfold(labels, 5, stratified=stratified, seed=0),
+                                                          strict=True))
+
+
+def test_split_datasets(datapath):
+    ds = load(datapath("small.csv"))
+    train, val, test = split(ds, "60/20/20", seed=3)
+    assert len(train) + len(val) + len(test) == len(ds) and train.class_names == ds.class_names

@@ -1,0 +1,64 @@
+"""The speed study's candidates and its worker processes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from signbench.studies.speed import PRESETS, RECOMMENDED, Worker
+from signbench.train.options import FAST
+
+
+def _easy(n: int = 256, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    x = rng.integers(0, 30, size=(n, 28, 28, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        x[i, 10:18, (4 if c == 0 else 16) : (12 if c == 0 else 24), 0] = 230
+    return x, y
+
+
+def test_labels_and_recommended_preset():
+    assert PRESETS["plain"].label() == "plain fit"
+    assert PRESETS["all"].label() == "uint8 tf.data + batch 512 (linear LR) + XLA + bf16"
+    assert PRESETS["fused+onednn+batch512"].label() == "batch 512 (linear LR) + fused conv+pool + oneDNN"
+    assert PRESETS["fast"].label() == "uint8 tf.data + fused conv+pool + oneDNN + fused Adam + 16 steps/call"
+    assert PRESETS["fast+inter1"].label() == PRESETS["fast"].label() + " + 1 inter-op thread"
+    assert RECOMMENDED in PRESETS
+    rec = PRESETS[RECOMMENDED]
+    assert rec.batch_size == 128 and rec.options.label() == FAST.label()
+    assert all(not c.options.deterministic for c in PRESETS.values()), "every candidate is measured alike"
+
+
+def test_worker_applies_the_presets_thread_pools(tmp_path):
+    x, y = _easy(64)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, num_classes=np.asarray(2))
+    with Worker(data, "fast+inter1", seed=0) as w:
+        ready = w.ask("prepare cnn")
+    assert (ready["intra_threads"], ready["inter_threads"]) == (None, 1)
+    assert ready["onednn"] is True and ready["label"].endswith("1 inter-op thread")
+
+
+def test_worker_runs_a_preset_in_its_own_process(tmp_path):
+    x, y = _easy(256)
+    xt, yt = _easy(64, seed=1)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, num_classes=np.asarray(2), x_test=xt, y_test=yt)
+    with Worker(data, "fused+onednn", seed=0) as w:
+        ready = w.ask("prepare cnn")
+        assert ready["onednn"] is True and ready["batch_size"] == 128 and ready["flops_per_sample"] > 1e6
+        assert "fused conv+pool" in ready["label"]
+        epoch = w.ask("epoch")
+        assert 0 < epoch["epoch_seconds"] <= epoch["fit_seconds"] and math.isfinite(epoch["loss"])
+        full = w.ask("full cnn 2")
+        assert full["test_accuracy"] >= 0.95 and full["epoch_seconds"] <= full["seconds"]
+        seeded = w.ask("full baseline 1 7")  # the optional SEED
+        assert 0.0 <= seeded["test_accuracy"] <= 1.0 and seeded["epoch_seconds"] <= seeded["seconds"]
+        with pytest.raises(RuntimeError, match="unknown command"):
+            w.ask("dance")
+    assert w.proc.returncode == 1
+    with pytest.raises(KeyError):
+        Worker(data, "no-such-preset")
