@@ -8,7 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from signbench.data import load
-from signbench.data.split import PRESETS, allocate, kfold, split, split_indices
+from signbench.data.split import (
+    PRESETS,
+    allocate,
+    course_validation,
+    few_shot,
+    holdout,
+    kfold,
+    random_subset,
+    split,
+    split_indices,
+    stratified_subset,
+)
 from signbench.testing.strategies import label_arrays
 
 
@@ -62,3 +73,47 @@ def test_split_datasets(datapath):
     ds = load(datapath("small.csv"))
     train, val, test = split(ds, "60/20/20", seed=3)
     assert len(train) + len(val) + len(test) == len(ds) and train.class_names == ds.class_names
+
+
+def test_holdout_is_stratified_disjoint_and_seeded():
+    labels = np.repeat(np.arange(24), 50)
+    tr, va = holdout(labels, 0.1, seed=0)
+    assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(labels)
+    assert np.all(np.bincount(labels[va], minlength=24) == 5)
+    np.testing.assert_array_equal(va, holdout(labels, 0.1, seed=0)[1])
+    assert not np.array_equal(va, holdout(labels, 0.1, seed=1)[1])
+    with pytest.raises(ValueError):
+        holdout(labels, 0.0, seed=0)
+
+
+@given(labels=label_arrays(), n=st.integers(1, 400), seed=st.integers(0, 2**31 - 2))
+def test_stratified_subset_keeps_each_class_share(labels, n, seed):
+    idx = stratified_subset(labels, n, seed=seed)
+    assert np.array_equal(idx, np.unique(idx))  # sorted, no repeats
+    if n >= labels.size:
+        assert idx.size == labels.size
+        return
+    frac = n / labels.size
+    for c in np.unique(labels):
+        assert abs(int(np.sum(labels[idx] == c)) - frac * int(np.sum(labels == c))) < 1
+    assert np.array_equal(idx, stratified_subset(labels, n, seed=seed))
+
+
+def test_course_validation_is_a_stratified_fifth():
+    labels = np.repeat(np.arange(24), [300 + k for k in range(24)])
+    val = course_validation(labels, seed=3)
+    for c in range(24):
+        assert abs(int(np.sum(labels[val] == c)) - 0.2 * int(np.sum(labels == c))) < 1
+
+
+def test_few_shot_and_random_subset():
+    labels = np.repeat(np.arange(3), [5, 6, 7])
+    order = few_shot(labels, 4, seed=1)
+    assert np.bincount(labels[order]).tolist() == [4, 4, 4] and len(set(order)) == 12
+    assert not np.array_equal(order, np.sort(order))  # shuffled: the order is the training order
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        few_shot(labels, 6, seed=1)
+    with pytest.raises(ValueError, match="class 3 has 0 rows"):
+        few_shot(labels, 1, seed=1, num_classes=4)
+    sub = random_subset(18, 5, seed=2)
+    assert sub.size == 5 and np.array_equal(sub, np.unique(sub)) and np.array_equal(random_subset(18, None, seed=2), np.arange(18))

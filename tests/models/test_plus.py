@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from signbench.models import cnn_plus
-from signbench.studies.sota import Recipe, restored_val_accuracy, split_train_val, train
+from signbench.studies.sota import Recipe, restored_val_accuracy, train
 from signbench.testing.contracts import check_model_contract
 
 #: Parameters of the default cnn_plus for 28x28x1 / 24 classes, by hand: convs without bias
@@ -112,19 +112,6 @@ def test_cnn_plus_rejects_bad_arguments():
         cnn_plus(dropout=1.0)
     with pytest.raises(ValueError):
         cnn_plus(filters=())
-
-
-def test_split_is_stratified_disjoint_and_seeded():
-    labels = np.repeat(np.arange(24), 50)
-    tr, va = split_train_val(labels, 0.1, seed=0)
-    assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(labels)
-    assert np.all(np.bincount(labels[va], minlength=24) == 5)
-    tr2, va2 = split_train_val(labels, 0.1, seed=0)
-    np.testing.assert_array_equal(va, va2)
-    _, va3 = split_train_val(labels, 0.1, seed=1)
-    assert not np.array_equal(va, va3)
-    with pytest.raises(ValueError):
-        split_train_val(labels, 0.0, seed=0)
 
 
 def test_recipe_never_sees_the_test_set():

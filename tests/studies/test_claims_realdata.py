@@ -47,7 +47,8 @@ import json
 import numpy as np
 import pytest
 
-from signbench.studies.course_table import course_split, stratified_subset
+from signbench.data.split import course_validation, stratified_subset
+from signbench.seeds import derive
 from signbench.train import fit
 from signbench.train.callbacks import ThresholdStop, best_checkpoint, early_stopping
 from signbench.train.persist import load_weights
@@ -78,7 +79,8 @@ class Runs:
         self.summary: dict = {}
 
     def data(self, seed):
-        return stratified_subset(self.train, N_TRAIN, seed), course_split(self.test, seed)
+        return (self.train.subset(stratified_subset(self.train.labels, N_TRAIN, seed=derive(seed, "subset"))),
+                self.test.subset(course_validation(self.test.labels, seed=derive(seed, "val_split"))))
 
     def get(self, kind: str, seed: int):
         key = (kind, seed)

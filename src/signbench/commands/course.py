@@ -32,12 +32,14 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from signbench.data.load import load_sign_mnist
-    from signbench.studies.course_table import run_course_table, stratified_subset
+    from signbench.data.split import stratified_subset
+    from signbench.seeds import derive
+    from signbench.studies.course_table import run_course_table
 
     train = load_sign_mnist("train", args.data_dir)
     test = load_sign_mnist("test", args.data_dir)
     if args.train_limit:
-        train = stratified_subset(train, args.train_limit, args.seed)
+        train = train.subset(stratified_subset(train.labels, args.train_limit, seed=derive(args.seed, "subset")))
     run_course_table(
         train, test, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, models=args.models,
         out_dir=args.out, run_dir=args.run_dir, command="signbench " + shlex.join(sys.argv[1:]),

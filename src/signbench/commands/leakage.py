@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 HELP = "exact and near-duplicate images shared by the real train and test CSVs"
@@ -17,10 +18,17 @@ DESCRIPTION = (
 def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding the two CSVs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the validation split")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file (with run metadata)")
 
 
 def run(args) -> int:
+    from signbench.atomic import atomic_write_json
     from signbench.data.explore import leakage_report
+    from signbench.meta import run_metadata
 
-    print(json.dumps(leakage_report(args.data_dir, seed=args.seed), indent=1))
+    report = leakage_report(args.data_dir, seed=args.seed)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        atomic_write_json(args.out, {**report, "command": "signbench leakage " + " ".join(sys.argv[2:]),
+                                     "metadata": run_metadata(args.seed)})
     return 0

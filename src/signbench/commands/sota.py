@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 
 HELP = "train cnn_plus with the beyond-the-course recipe (validation from train; test touched once)"
 DESCRIPTION = (
-    "Train cnn_plus with the published recipe: a stratified 10%% validation split carved from the train "
+    "Train cnn_plus with the published recipe: a stratified 10% validation split carved from the train "
     "CSV only, warm-up + cosine learning rate, early stopping on the validation loss; the test CSV is read "
     "and evaluated once, after training. Prints one JSON row per seed (and appends it to --out)."
 )
@@ -20,14 +22,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--batch-size", type=int, default=Recipe.batch_size)
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding the two CSVs")
-    parser.add_argument("--out", type=Path, default=None, help="append JSON lines here")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="append JSON lines here, and write the table of all its lines beside it (.md, .csv)")
     parser.add_argument("--verbose", type=int, default=0)
 
 
 def run(args) -> int:
     import dataclasses
 
-    from signbench.studies.sota import BASE_RECIPE, reproduce
+    from signbench.studies.sota import BASE_RECIPE, reproduce, write
 
     recipe = dataclasses.replace(BASE_RECIPE, epochs=args.epochs, batch_size=args.batch_size)
     for seed in args.seed or [0]:
@@ -38,4 +41,5 @@ def run(args) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             with args.out.open("a") as f:
                 f.write(line + "\n")
+            write(args.out, command="signbench " + shlex.join(sys.argv[1:]))
     return 0

@@ -167,13 +167,14 @@ def leakage_report(data_dir: Path | None = None, *, seed: int = 0, val_fraction:
     """Exact and near duplicates between the real train and test CSVs, plus the same for a
     validation split carved from the train CSV (the split the ``sota`` recipe uses)."""
     from signbench.data.load import load_sign_mnist
-    from signbench.studies.sota import split_train_val
+    from signbench.data.split import holdout
+    from signbench.seeds import derive
 
     train = load_sign_mnist("train", data_dir)
     test = load_sign_mnist("test", data_dir)
     exact = leakage(train, test)
     exact.pop("pairs")
-    tr, va = split_train_val(train.labels, val_fraction, seed)
+    tr, va = holdout(train.labels, val_fraction, seed=derive(seed, "split"))  # the sota recipe's split
     return {
         "exact": exact,
         "test_vs_train": near_duplicates(train.images, test.images,

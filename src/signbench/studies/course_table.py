@@ -21,32 +21,10 @@ import numpy as np
 from signbench.data.types import LabeledImages
 from signbench.seeds import derive
 
-__all__ = ["course_split", "run_course_table", "stratified_subset", "write"]
+__all__ = ["run_course_table", "write"]
 
 META_KEYS = ("seed", "git_commit", "date", "tensorflow", "keras", "python", "backend", "device", "cpu", "cpu_flags",
              "threads", "onednn")
-
-
-def stratified_subset(data: LabeledImages, n: int, seed: int) -> LabeledImages:
-    """``n`` rows of ``data``, class proportions kept, chosen with ``seed`` (all rows if n >= len)."""
-    if n >= len(data):
-        return data
-    from sklearn.model_selection import train_test_split
-
-    idx, _ = train_test_split(
-        np.arange(len(data)), train_size=n, stratify=data.labels, random_state=derive(seed, "subset")
-    )
-    return data.subset(np.sort(idx))
-
-
-def course_split(test: LabeledImages, seed: int, fraction: float = 0.2) -> LabeledImages:
-    """The course's validation set: a seeded, stratified ``fraction`` of the official test CSV."""
-    from sklearn.model_selection import train_test_split
-
-    _, idx = train_test_split(
-        np.arange(len(test)), test_size=fraction, stratify=test.labels, random_state=derive(seed, "val_split")
-    )
-    return test.subset(np.sort(idx))
 
 
 def _fmt(v, digits=4):
@@ -71,6 +49,7 @@ def run_course_table(
 ) -> list[dict]:
     """Train each model, write ``{stem}.csv``/``.md`` under ``out_dir`` after every model, return rows.
     ``report`` (a callable taking one line) hears about each finished model."""
+    from signbench.data.split import course_validation
     from signbench.models.course import COURSE_PUBLISHED
     from signbench.plots import learning_curves
     from signbench.train.callbacks import best_checkpoint
@@ -80,7 +59,7 @@ def run_course_table(
     out_dir, run_dir = Path(out_dir), Path(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    val = course_split(test, seed)
+    val = test.subset(course_validation(test.labels, seed=derive(seed, "val_split")))
     rows = []
     for name in models:
         ckpt = run_dir / f"{name}_best.weights.h5"

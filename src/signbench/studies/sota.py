@@ -2,8 +2,8 @@
 
 Protocol (nothing is ever selected on the test CSV):
 
-1. A stratified validation split is carved from the TRAIN CSV only, seeded by
-   ``derive(seed, "split")``.
+1. A stratified validation split is carved from the TRAIN CSV only
+   (:func:`signbench.data.split.holdout`, seeded by ``derive(seed, "split")``).
 2. ``cnn_plus`` (augmentation inside the model) is trained with Adam on a warmup + cosine-decay
    learning-rate schedule; early stopping watches the validation loss over the second half of the
    schedule and restores the best weights. Weight init and augmentation are seeded from ``derive(seed, "init")``.
@@ -23,7 +23,7 @@ import numpy as np
 
 from signbench.seeds import derive
 
-__all__ = ["BASE_RECIPE", "Recipe", "reproduce", "split_train_val", "restored_val_accuracy", "train"]
+__all__ = ["BASE_RECIPE", "Recipe", "reproduce", "restored_val_accuracy", "train", "write"]
 
 
 @dataclass(frozen=True)
@@ -47,19 +47,6 @@ class Recipe:
     augment: bool = True
 
 
-def split_train_val(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train_index, val_index) over ``labels`` from the training set, seeded."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    idx = np.arange(len(labels))
-    tr, va = train_test_split(
-        idx, test_size=val_fraction, stratify=labels, random_state=derive(seed, "split") % (2**32 - 1)
-    )
-    return np.sort(tr), np.sort(va)
-
-
 def restored_val_accuracy(run) -> float:
     """Validation accuracy of the epoch whose weights early stopping restored."""
     return run.history["val_accuracy"][run.restored_epoch - 1]
@@ -78,13 +65,14 @@ def train(
 
     The validation split is carved from these arrays; the test set is not an argument on purpose.
     """
+    from signbench.data.split import holdout
     from signbench.models.plus import cnn_plus
     from signbench.train.fit import fit
     from signbench.train.options import EarlyStop, FitOptions, Schedule
 
     images = np.asarray(images)
     labels = np.asarray(labels)
-    tr, va = split_train_val(labels, recipe.val_fraction, seed)
+    tr, va = holdout(labels, recipe.val_fraction, seed=derive(seed, "split"))
 
     def build():
         return cnn_plus(
@@ -137,3 +125,22 @@ def reproduce(seed: int = 0, *, data_dir: Path | None = None, recipe: Recipe = R
 
 #: The published recipe; ``signbench sota`` overrides only epochs and batch size.
 BASE_RECIPE = Recipe()
+
+
+#: Columns of ``sota.md`` (every field is in the JSON lines).
+SHOWN = ["seed", "test_accuracy", "val_accuracy", "epochs_run", "best_epoch", "train_seconds", "params", "git_commit",
+         "date", "device", "cpu_flags", "threads", "onednn"]
+
+
+def write(jsonl: Path, *, command: str = "") -> list[Path]:
+    """``<stem>.md`` (and ``<stem>.csv``) beside the JSON-lines file, one row per run in it."""
+    import json
+
+    from signbench.results import write_table
+
+    rows = [json.loads(line) for line in Path(jsonl).read_text().splitlines() if line.strip()]
+    notes = ["The recipe (stratified 10% validation from the train CSV, warm-up + cosine schedule, early stopping "
+             "on the validation loss, augmentation inside the model); the test CSV is read once, after training. "
+             f"Every row is a line of `{Path(jsonl).name}`."]
+    return write_table(Path(jsonl).parent, Path(jsonl).stem, rows, shown=SHOWN, notes=notes, command=command,
+                       title="Beyond the course: cnn_plus on the real test CSV")
