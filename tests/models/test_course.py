@@ -1,5 +1,6 @@
-"""Every model builder passes the shared contract checklist (tests/contracts.py)."""
+"""Every model builder passes the shared contract checklist (signbench.testing.contracts), and is built as the course defines it."""
 
+import keras
 import keras_tuner as kt
 import pytest
 
@@ -66,3 +67,22 @@ def test_contract_catches_a_wrong_param_count():
 def test_unknown_model_name_is_refused():
     with pytest.raises(ValueError, match="unknown model"):
         build("resnet")
+
+
+@pytest.mark.parametrize("name", ["regularized", "cnn", "hypermodel"])
+def test_regularized_layers_are_the_courses(name):
+    """The course puts L2(1e-5) on every hidden Dense layer and a Dropout(0.2) after each, in the
+    regularized model, the CNN and the tuner's hypermodel; the baseline has neither."""
+    import keras_tuner as kt
+
+    model = hypermodel(kt.HyperParameters()) if name == "hypermodel" else build(name)
+    hidden = [la for la in model.layers if isinstance(la, keras.layers.Dense) and la.name != "output"]
+    assert len(hidden) == 2
+    for la in hidden:
+        assert isinstance(la.kernel_regularizer, keras.regularizers.L2)
+        assert la.kernel_regularizer.l2 == pytest.approx(1e-5)
+        following = model.layers[model.layers.index(la) + 1]
+        assert isinstance(following, keras.layers.Dropout) and following.rate == pytest.approx(0.2)
+    base = build("baseline")
+    assert not any(isinstance(la, keras.layers.Dropout) for la in base.layers)
+    assert all(getattr(la, "kernel_regularizer", None) is None for la in base.layers)

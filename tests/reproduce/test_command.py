@@ -203,7 +203,7 @@ def test_default_out_folder(csv_pair, tmp_path, capsys, monkeypatch):
 def test_quick_and_full_tune(split_run, tmp_path, capsys, monkeypatch):
     quick, full = Profile.for_run(quick=True, full_tune=False), Profile.for_run(quick=False, full_tune=False)
     assert quick.epochs < full.epochs == 20 and quick.train_limit < 27455 and full.train_limit is None
-    assert Profile.for_run(quick=False, full_tune=True).tune_max_epochs == 10 > full.tune_max_epochs
+    assert Profile.for_run(quick=False, full_tune=True).tune_max_epochs == 20 > full.tune_max_epochs
     # resuming a --quick run with --full-tune is refused: the settings differ
     rc, _, err = _run(capsys, "--data", json.loads((split_run / "manifest.json").read_text())["config"]["data"]
                       ["train"], "--out", split_run, "--quick", "--seed", 1, "--full-tune", "--resume")
@@ -225,7 +225,7 @@ def test_quick_and_full_tune(split_run, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(signbench.train.tune, "tune", fake_tune)
     spec = DataSpec(**json.loads((split_run / "manifest.json").read_text())["config"]["data"])
-    for flag, want in ((True, 10), (False, 2)):
+    for flag, want in ((True, 20), (False, 2)):
         cfg = RunConfig.make(spec, quick=True, full_tune=flag, seed=1)
         ctx = StageContext(split_run, tmp_path, cfg, "tune", quiet=True)
         with pytest.raises(Captured):

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue a killed run in --out; finished stages are not recomputed")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars (stage lines stay)")
     parser.add_argument("--full-tune", action="store_true",
-                        help="the course's Hyperband budget (max_epochs 10, all training images) instead of "
+                        help="the course's Hyperband budget (max_epochs 20, all training images) instead of "
                         "the small default")
     parser.add_argument("--seed", type=int, default=0, help="root seed; every stage derives its own (default 0)")
     parser.add_argument("--until", choices=STAGE_NAMES, metavar="STAGE",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from signbench.models.course import SIGN_CLASSES, SIGN_SHAPE, compile_for, dense_tail
+from signbench.models.course import DROPOUT, L2, SIGN_CLASSES, SIGN_SHAPE, compile_for, dense_tail
 
 __all__ = ["ConvReluPool2D", "cnn_fused", "window_max"]
 
@@ -112,7 +112,8 @@ class ConvReluPool2D(layers.Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
 
 
-def cnn_fused(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, learning_rate: float = 1e-3):
+def cnn_fused(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, l2: float = L2, dropout: float = DROPOUT,
+              learning_rate: float = 1e-3):
     """The course CNN (``signbench.models.course.cnn``) with its Conv2D+MaxPool as one ConvReluPool2D.
 
     Same function, same parameters in the same order: ``cnn_fused().set_weights(cnn().get_weights())``
@@ -121,7 +122,7 @@ def cnn_fused(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, learni
         [
             keras.Input(shape=tuple(input_shape)),
             ConvReluPool2D(75, 3, name="conv_relu_pool"),
-            *dense_tail(num_classes),
+            *dense_tail(num_classes, l2=l2, dropout=dropout),
         ],
         name="cnn_fused",
     )
