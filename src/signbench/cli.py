@@ -16,6 +16,7 @@ import sys
 #: subcommand -> its module under signbench.commands
 COMMANDS: dict[str, str] = {
     "reproduce": "reproduce",
+    "claims": "claims",
     "course": "course",
     "sota": "sota",
     "transfer": "transfer",

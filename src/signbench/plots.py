@@ -17,6 +17,7 @@ __all__ = [
     "class_balance_chart",
     "confusion_chart",
     "confusion_figure",
+    "forest_plot",
     "learning_curves",
     "learning_curves_figure",
     "misclassified_grid",
@@ -198,4 +199,33 @@ def accuracy_latency_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, tit
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)
+
+
+def forest_plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
+    """One line per claim and metric: the mean effect with its 95% interval, the smallest effect that
+    counts marked, coloured by verdict (event claims: the rate with its interval, on their own axis)."""
+    colors = {"holds": "#2E7D32", "fails": "#C62828", "inconclusive": "#9E9E9E"}
+    groups = [[r for r in rows if r["kind"] != "event"], [r for r in rows if r["kind"] == "event"]]
+    groups = [g for g in groups if g]
+    heights = [max(1.5, 0.32 * len(g) + 0.8) for g in groups]
+    fig = _figure(figsize=(9, sum(heights) + 0.6))
+    axes = fig.subplots(len(groups), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, group in zip(axes, groups, strict=True):
+        labels = [f"{r['claim']} ({r['metric']})" for r in group]
+        for i, r in enumerate(group):
+            y = len(group) - 1 - i
+            c = colors.get(r["verdict"], "black")
+            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=c, lw=2)
+            ax.plot([r["effect_mean"]], [y], "o", color=c)
+            if r["kind"] != "event":
+                m = -r["min_effect"] if r["kind"] == "non-inferiority" else r["min_effect"]
+                ax.plot([m], [y], "|", color="black", ms=12)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(range(len(group)), labels[::-1], fontsize=8)
+        ax.set_xlabel("rate of seeds in which the event happened" if group[0]["kind"] == "event"
+                      else "effect (positive = as the claim says; | = smallest effect that counts)")
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_title(title)
+    fig.tight_layout()
     return _save(fig, path)

@@ -112,7 +112,7 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
     assert out.count("already done, skipped") == 7
     assert "Epoch" not in out and "━" not in out, "--quiet hides Keras progress bars"
     assert {k: v for k, v in _done_stamps(run).items() if k in before} == before  # nothing recomputed
-    assert "[12/12] report: done in" in out
+    assert "[13/13] report: done in" in out
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert all(s["status"] == "done" for s in manifest["stages"].values())
@@ -130,6 +130,7 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
     for needle in ("0.9999", "0.7572", "0.7616", "0.9251", "0.7937", "0.9972", "0.8575", "0.8826",
                    "Confusion matrix", "Misclassified", "class balance", "Accuracy vs latency"):
         assert needle.lower() in md.lower(), needle
+    assert "The course's claims" in md and "hash-verified" in md  # --data csv_pair: claims not measured, and why
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(images) >= 7
     for rel in images:
@@ -145,7 +146,7 @@ def test_quick_end_to_end_killed_then_resumed(csv_pair, tmp_path, capsys, monkey
 
     # a finished run resumed again recomputes nothing
     rc, out, _ = _run(capsys, "--data", csv_pair, "--out", run, "--quick", "--seed", 3, "--resume", "--quiet")
-    assert rc == 0 and out.count("already done, skipped") == 12
+    assert rc == 0 and out.count("already done, skipped") == 13
 
 
 # -- flags, cheaply: --until stops after a stage ---------------------------------------------------

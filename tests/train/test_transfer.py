@@ -307,7 +307,9 @@ def test_pretrain_save_export_and_compare(tmp_path):
     )
 
     ds = synthetic(6)
-    bb, acc = pretrain_backbone(letters_subset(ds, SOURCE_LETTERS), seed=0, epochs=2)
+    pre = pretrain_backbone(letters_subset(ds, SOURCE_LETTERS), seed=0, epochs=2, heldout=letters_subset(synthetic(1, seed=9), SOURCE_LETTERS))
+    bb, acc = pre.backbone, pre.train_accuracy
+    assert 0.0 <= pre.heldout_accuracy <= 1.0
     assert 0.0 <= acc <= 1.0
     paths = save_backbone(bb, tmp_path / "pre")
     assert paths["weights"].name == "backbone.weights.h5" and (paths["savedmodel"] / "saved_model.pb").is_file()
@@ -373,7 +375,7 @@ def test_model_selection_rows_on_synthetic_data(tmp_path):
 
     ds = synthetic(3)
     source = letters_subset(ds, SOURCE_LETTERS)
-    bb, _ = pretrain_backbone(source, seed=0, epochs=1)
+    bb = pretrain_backbone(source, seed=0, epochs=1).backbone
     weights = save_backbone(bb, tmp_path / "pre")["weights"]
     target = letters_subset(ds, TARGET_LETTERS)
     rows = model_selection(weights, target, target, source=source, work_dir=tmp_path / "work", seed=0,

@@ -53,10 +53,10 @@ def run(args) -> int:
     weights = args.work / "backbone.weights.h5"
     if args.action == "pretrain":
         source = letters_subset(load_sign_mnist("train", args.data_dir), SOURCE_LETTERS)
-        bb, acc = pretrain_backbone(source, seed=args.seed, epochs=args.pretrain_epochs)
-        paths = save_backbone(bb, args.work)
+        pre = pretrain_backbone(source, seed=args.seed, epochs=args.pretrain_epochs)
+        paths = save_backbone(pre.backbone, args.work)
         print(json.dumps({"source_letters": "".join(SOURCE_LETTERS), "source_rows": len(source),
-                          "train_accuracy": acc, **{k: str(v) for k, v in paths.items()}}))
+                          "train_accuracy": pre.train_accuracy, **{k: str(v) for k, v in paths.items()}}))
         return 0
     if not weights.is_file():
         raise UserError(f"{weights} not found; run `signbench transfer pretrain --work {args.work}` first")

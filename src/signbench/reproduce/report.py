@@ -34,6 +34,7 @@ __all__ = [
     "Table",
     "publish",
     "results_table",
+    "section_claims",
     "stage_report",
     "summary_rows",
     "to_html",
@@ -274,6 +275,28 @@ def section_deploy(dep: dict, ctx: StageContext) -> list:
               [[r["model"], r["runtime"], r["accuracy"], f"{r['latency_ms']:.3g}", r["bytes"]] for r in dep["rows"]]),
         Image("Accuracy vs latency per model and runtime", Path("accuracy_latency.png")),
     ]
+
+
+def section_claims(c: dict, ctx: StageContext) -> list:
+    """Each claim, the course's words, verdict, effect and interval, and the forest plot."""
+    blocks: list[Any] = [Heading("The course's claims")]
+    if c.get("skipped"):
+        return [*blocks, Paragraph(f"Not measured in this run: {c['skipped']}.")]
+    rows = c["rows"]
+    blocks.append(Paragraph(
+        f"Each claim was declared before it was measured (signbench.claims.declared); effects are paired by seed, "
+        f"positive = as the claim says, with a 95% interval ({rows[0]['protocol'] if rows else ''} for the course's "
+        "models; see results/claims_ci.md for every protocol)."
+    ))
+    blocks.append(Table(
+        ["claim", "the course's words", "metric", "verdict", "effect", "95% interval"],
+        [[r["claim"], r["statement"], r["metric"], r["verdict"], r["effect_mean"],
+          f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"] for r in rows],
+    ))
+    shutil.copyfile(ctx.path("claims") / "claims_ci.png", ctx.out / "claims.png")
+    blocks.append(Image("Forest plot: each claim's effect with its 95% interval (| = smallest effect that counts)",
+                        Path("claims.png")))
+    return blocks
 
 
 def _best_model_blocks(rows: list[dict], ctx: StageContext, names: list[str]) -> list:

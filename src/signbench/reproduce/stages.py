@@ -425,8 +425,9 @@ def stage_transfer(ctx: StageContext) -> dict:
     source = transfer.letters_subset(train, source_names)
     if p.transfer_pretrain_limit:
         source = source.subset(_subset(source.labels, p.transfer_pretrain_limit, seed, "source"))
-    backbone, source_acc = transfer.pretrain_backbone(source, seed=seed, epochs=p.transfer_pretrain_epochs)
-    saved = transfer.save_backbone(backbone, ctx.out / "backbone")
+    pre = transfer.pretrain_backbone(source, seed=seed, epochs=p.transfer_pretrain_epochs)
+    source_acc = pre.train_accuracy
+    saved = transfer.save_backbone(pre.backbone, ctx.out / "backbone")
     target_train = transfer.letters_subset(train, target_names)
     target_val = transfer.letters_subset(val, target_names)
     per_class = int(min(p.transfer_shots, np.bincount(target_train.labels).min()))
@@ -503,6 +504,27 @@ def stage_deploy(ctx: StageContext) -> dict:
                     "one run, and rerun the deploy stage on a quiet machine for numbers to publish"}
 
 
+# -- 10. claims ------------------------------------------------------------------------------------
+def stage_claims(ctx: StageContext) -> dict:
+    """The course's claims as verdicts (signbench.claims) at the ci size, on the real data only."""
+    from signbench.claims.measure import Data
+    from signbench.claims.run import run_claims, write
+    from signbench.data.load import load
+
+    spec = ctx.config.data
+    if not (spec.kind == "csv-pair" and spec.verify):
+        return {"skipped": "the claims are declared on the real Sign Language MNIST CSVs (hash-verified); "
+                           "this run's data is something else"}
+    if ctx.config.quick:
+        return {"skipped": "--quick leaves the claims out (each needs several seeds); run without --quick, "
+                           "or `signbench claims --size ci`"}
+    data = Data(load(spec.train, format="csv", label_map="sign_mnist"),
+                load(spec.test, format="csv", label_map="sign_mnist"))
+    rows = run_claims("ci", data, ctx.out / "work", progress=ctx.progress)
+    write(rows, ctx.out, "ci", command="signbench reproduce (claims stage)")
+    return {"rows": rows}
+
+
 # -- the list ------------------------------------------------------------------------------------
 def _train(name: str, estimate: tuple[float, float]) -> Stage:
     return Stage(f"train-{name}", make_train_stage(name), f"train {name} (course callbacks)", estimate,
@@ -522,6 +544,7 @@ STAGES: list[Stage] = [
     Stage("transfer", stage_transfer, "transfer (pretrained backbone vs scratch)", (15, 90),
           report.section_transfer),
     Stage("deploy", stage_deploy, "convert to TFLite and benchmark inference", (12, 41), report.section_deploy),
+    Stage("claims", stage_claims, "the course's claims as verdicts (ci size)", (1, 600), report.section_claims),
 ]
 STAGES.append(Stage("report", report.stage_report(STAGES), "write the report", (3, 2)))
 STAGE_NAMES = tuple(s.name for s in STAGES)

@@ -195,11 +195,10 @@ def _build_named(name: str, inp: TrainInput, batch_size: int, options: FitOption
     from signbench.models.course import compile_for
 
     if options.model_side():
-        if build_kwargs:
-            raise TypeError(f"builder arguments {sorted(build_kwargs)} cannot be combined with "
-                            f"the model-side options {options.model_side()}")
-        lr = scaled_lr(BASE_LR, batch_size, options.lr_scaling)
-        build_kwargs = {"learning_rate": lr}
+        if "learning_rate" in build_kwargs and options.lr_scaling != "none":
+            raise TypeError("learning_rate cannot be given together with lr_scaling (it scales the base rate)")
+        lr = build_kwargs.get("learning_rate", scaled_lr(BASE_LR, batch_size, options.lr_scaling))
+        build_kwargs = {**build_kwargs, "learning_rate": lr}
     previous = keras.config.dtype_policy()
     try:
         if options.precision != "float32":

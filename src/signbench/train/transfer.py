@@ -16,6 +16,7 @@ SavedModel export is TensorFlow-specific; everything else is Keras 3.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "few_shot",
     "letters_subset",
     "load_backbone",
+    "Pretrained",
     "pretrain_backbone",
     "save_backbone",
     "target_data",
@@ -60,17 +62,29 @@ def few_shot(ds: LabeledImages, per_class: int, *, seed: int) -> LabeledImages:
     return ds.subset(pick(ds.labels, per_class, seed=seed, num_classes=ds.num_classes))
 
 
-def pretrain_backbone(source: LabeledImages, *, seed: int = 0, epochs: int = 3, batch_size: int = 128):
-    """Train ``small_backbone`` with the course head on ``source``; return (backbone, train accuracy)."""
+@dataclass
+class Pretrained:
+    """A backbone pretrained on the source task, its last-epoch training accuracy (training mode) and,
+    when held-out source images were given, its accuracy on them (inference mode)."""
+
+    backbone: object
+    train_accuracy: float
+    heldout_accuracy: float | None = None
+
+
+def pretrain_backbone(source: LabeledImages, *, seed: int = 0, epochs: int = 3, batch_size: int = 128,
+                      heldout: LabeledImages | None = None) -> Pretrained:
+    """Train ``small_backbone`` with the course head on ``source`` (scored on ``heldout`` when given)."""
     from signbench.models.backbones import small_backbone, small_classifier
-    from signbench.train.fit import fit
+    from signbench.train.fit import evaluate, fit
 
     def build():
         backbone = small_backbone(source.image_shape, seed=derive(seed, "pretrain_init"))
         return small_classifier(source.num_classes, backbone, frozen=False)
 
     run = fit(build, source, seed=derive(seed, "pretrain"), epochs=epochs, batch_size=batch_size)
-    return run.model.get_layer("small_backbone"), run.train_accuracy
+    held = evaluate(run.model, heldout)[1] if heldout is not None else None
+    return Pretrained(run.model.get_layer("small_backbone"), run.train_accuracy, held)
 
 
 def export_backbone(backbone, directory: str | Path) -> Path:
