@@ -1,22 +1,18 @@
 """The reproduction report: ``report.md`` and ``report.html`` (images embedded as base64), ``results.csv``
 and ``results.json``, written by the report stage from every finished stage's results.
 
-A report is a list of blocks (heading, paragraph, table, image); :func:`to_markdown` and
-:func:`to_html` render the same blocks. Each stage of :data:`signbench.reproduce.stages.STAGES` names
+A report is a list of blocks (heading, paragraph, table, image, from :mod:`signbench.review.blocks`);
+:func:`to_markdown` and :func:`to_html` render the same blocks. Each stage of :data:`signbench.reproduce.stages.STAGES` names
 its section function here (``section_<stage>(result, ctx) -> blocks``); :func:`stage_report` walks
 them in order. Charts come from :mod:`signbench.plots`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +21,8 @@ import numpy as np
 from signbench import plots
 from signbench.atomic import atomic_write, atomic_write_json
 from signbench.reproduce.runner import DONE, StageContext, format_seconds
-from signbench.results import csv_text, markdown_table
+from signbench.results import csv_text
+from signbench.review.blocks import Heading, Image, Paragraph, Table, to_html, to_markdown
 
 __all__ = [
     "Heading",
@@ -39,103 +36,6 @@ __all__ = [
     "to_html",
     "to_markdown",
 ]
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: Sequence[str]
-    rows: Sequence[Sequence[Any]]
-
-
-@dataclass(frozen=True)
-class Image:
-    title: str
-    path: Path  # relative to the report's folder in markdown; read and embedded in HTML
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "-"
-        if v != 0 and abs(v) < 1e-3:
-            return f"{v:.1e}"
-        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
-def to_markdown(blocks: Sequence[Any], *, base: Path | None = None) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
-        elif isinstance(b, Paragraph):
-            out.append(b.text)
-        elif isinstance(b, Table):
-            out.extend(markdown_table(list(b.headers), b.rows, fmt=_cell))
-        elif isinstance(b, Image):
-            rel = b.path.relative_to(base) if base is not None and b.path.is_absolute() else b.path
-            out.append(f"![{b.title}]({rel.as_posix()})")
-        else:
-            raise TypeError(f"unknown report block {b!r}")
-        out.append("")
-    return "\n".join(out)
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
-code{background:#f5f5f5;padding:0 3px}figure{margin:1em 0}figcaption{color:#555;font-size:90%}"""
-
-
-def _inline(text: str) -> str:
-    """Escape, then render `code` spans (the only inline markdown the report uses)."""
-    parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-
-def to_html(blocks: Sequence[Any], *, base: Path, title: str = "signbench report") -> str:
-    """Self-contained HTML: every image is read from ``base / path`` and embedded as base64."""
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-    ]
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
-        elif isinstance(b, Paragraph):
-            out.append(f"<p>{_inline(b.text)}</p>")
-        elif isinstance(b, Table):
-            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.headers))
-            out.append("</tr></thead><tbody>")
-            for row in b.rows:
-                out.append("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>")
-            out.append("</tbody></table>")
-        elif isinstance(b, Image):
-            data = base64.b64encode((base / b.path).read_bytes()).decode("ascii")
-            out.append(
-                f'<figure><img alt="{html.escape(b.title)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{html.escape(b.title)}</figcaption></figure>"
-            )
-        else:
-            raise TypeError(f"unknown report block {b!r}")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
 
 
 # -- the results table ----------------------------------------------------------------------------
