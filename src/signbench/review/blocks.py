@@ -109,7 +109,7 @@ def to_html(blocks: Sequence[Any], *, base: Path, title: str = "signbench report
     (a self-contained file); else the page links to the image files by their relative paths."""
     out = [
         "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">',  # no favicon request
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
     ]
     for b in blocks:
