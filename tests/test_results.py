@@ -165,7 +165,7 @@ def test_compare_command(tmp_path, capsys):
     assert main(["compare", str(old), str(gpu)]) == 2
     assert "different kinds of device" in capsys.readouterr().err
     assert main(["compare", "last", str(gpu), "--raw-dir", str(raw)]) == 0
-    assert "no earlier run" in capsys.readouterr().out
+    assert "no other run" in capsys.readouterr().out
     assert main(["compare", str(old), str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
     bad = tmp_path / "bad.json"

@@ -11,8 +11,9 @@ DESCRIPTION = (
     "effect', with the ratio of medians and its bootstrap 95%% interval. Only like with like: both runs on "
     "the same kind of device (device, CPU flags, backend), each benchmark on the same kind of data (real or "
     "synthetic). Prints the regressions and improvements and exits 1 when there is a significant regression, "
-    "2 when the runs cannot be compared. OLD may be 'last': the newest run under --raw-dir from the same kind "
-    "of device as NEW (exit 0 with a message when there is none)."
+    "2 when the runs cannot be compared. OLD may be 'last': the newest other run under --raw-dir from the same "
+    "kind of device as NEW that timed at least half of its benchmarks (else any of them); exit 0 with a "
+    "message when there is none."
 )
 
 
@@ -56,7 +57,7 @@ def run(args) -> int:
         old_path = regress.latest_like(new, args.raw_dir, exclude=new_path)
         if old_path is None:
             kind = regress.run_kind(new)
-            print(f"no earlier run under {args.raw_dir} from this kind of device ({kind['device']}, CPU flags "
+            print(f"no other run under {args.raw_dir} from this kind of device ({kind['device']}, CPU flags "
                   f"{kind['cpu_flags'] or 'none'}, backend {kind['backend']}) to compare {new_path.name} with")
             return 0
     else:
