@@ -29,6 +29,7 @@ __all__ = [
     "Image",
     "Paragraph",
     "Table",
+    "overfitting_story",
     "publish",
     "results_table",
     "stage_report",
@@ -166,6 +167,12 @@ def section_transfer(t: dict, ctx: StageContext) -> list:
 def section_deploy(dep: dict, ctx: StageContext) -> list:
     plots.accuracy_latency_chart(dep["rows"], ctx.out / "accuracy_latency.png",
                                  title="Test accuracy vs one-image latency")
+    lat = [{"model": r["model"], "runtime": r["runtime"], "p50": r["latency_ms"]} for r in dep["rows"]
+           if r.get("latency_ms")]
+    latency = []
+    if lat:
+        plots.latency_chart(lat, ctx.out / "latency.png", title="One-image p50 latency per runtime")
+        latency = [Image("One-image latency per model and runtime (fastest on top)", Path("latency.png"))]
     return [
         Heading("Deployment: accuracy and one-image latency per model and runtime"),
         Paragraph(f"p50 of {dep['latency_runs']} single-image calls after one warm-up, {dep['threads']} threads. "
@@ -173,7 +180,27 @@ def section_deploy(dep: dict, ctx: StageContext) -> list:
         Table(["model", "runtime", "test accuracy", "p50 latency (ms)", "size (bytes)"],
               [[r["model"], r["runtime"], r["accuracy"], f"{r['latency_ms']:.3g}", r["bytes"]] for r in dep["rows"]]),
         Image("Accuracy vs latency per model and runtime", Path("accuracy_latency.png")),
+        *latency,
     ]
+
+
+def overfitting_story(rows: Sequence[Mapping[str, Any]], transfer: Mapping[str, Any] | None) -> list[dict]:
+    """Train and validation accuracy per model for :func:`signbench.plots.overfitting_chart`: the course's
+    models in order (with the course's printed numbers), then the frozen transfer model of the transfer
+    stage (its own task, when the stage ran)."""
+    from signbench.models.course import COURSE_PUBLISHED
+
+    by = {r["name"]: r for r in rows}
+    story = []
+    for name in ("baseline", "regularized", "cnn"):
+        if name in by:
+            c = COURSE_PUBLISHED.get(name, {})
+            story.append({"label": name, "train": by[name].get("train_accuracy"), "val": by[name].get("val_accuracy"),
+                          "course_train": c.get("train"), "course_val": c.get("val")})
+    t = next((r for r in (transfer or {}).get("rows") or [] if r.get("model") == "transfer"), None)
+    story.append({"label": "transfer (own task)", "train": t and t.get("train_accuracy"),
+                  "val": t and t.get("val_accuracy")})
+    return story
 
 
 def _best_model_blocks(rows: list[dict], ctx: StageContext, names: list[str]) -> list:
@@ -246,6 +273,12 @@ def stage_report(stages: Sequence) -> Any:
         if "split" in results:
             blocks += section_split(results["split"], ctx)
         blocks.append(results_table(rows))
+        story = overfitting_story(rows, results.get("transfer"))
+        if any(r["train"] is not None for r in story):
+            plots.overfitting_chart(story, ctx.out / "overfitting.png",
+                                    title="Train vs validation accuracy: baseline -> regularized -> CNN -> transfer")
+            blocks.append(Image("Overfitting: train against validation accuracy per model, the gap shaded "
+                                "(hollow squares: the course's printed numbers)", Path("overfitting.png")))
         blocks += _best_model_blocks(rows, ctx, results["data"]["class_names"])
         curves = [b for s in stages if s.section is section_model and s.name in results
                   for b in section_model(results[s.name], ctx)]
