@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signbench.testing.browser import inspect_page, launch, require_browser, serve
+import pytest
+
+from signbench.testing.browser import INSTALL_HINT, inspect_page, launch, require_browser, serve
 from signbench.testing.contracts import check_png
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -49,3 +51,14 @@ def test_browser_check_catches_a_broken_page(tmp_path):
     assert any("boom" in e for e in page.console_errors)
     assert any("undefinedFunction" in e for e in page.console_errors)
     assert page.tables == [1]
+
+
+def test_browser_missing_skips_with_the_install_hint_except_in_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("SIGNBENCH_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium") as skipped:
+        require_browser()
+    assert INSTALL_HINT in str(skipped.value) and "Chromium executable" in str(skipped.value)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        require_browser()

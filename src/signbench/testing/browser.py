@@ -63,7 +63,7 @@ def require_browser() -> str:
     if exe is None:
         missing.append("a Chromium executable (chromium on PATH or $SIGNBENCH_CHROMIUM)")
     if missing:
-        reason = f"no {' and no '.join(missing)}: {INSTALL_HINT}"
+        reason = f"{' and '.join(missing)} missing: {INSTALL_HINT}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
