@@ -84,3 +84,26 @@ def bench_gpu(session: nox.Session) -> None:
             "Check the driver / CUDA_VISIBLE_DEVICES, or run `nox -s bench-cpu`."
         )
     session.run("python", *BENCH_ARGS, "--results-name", "gpu", *session.posargs, env=env)
+
+
+@nox.session(name="bench-compare", default=False)
+def bench_compare(session: nox.Session) -> None:
+    """The regression gate: run the CPU benchmarks into a temporary results folder (results/ is left as
+    it is) and compare the run with the last committed run on the same kind of device (same device, CPU
+    flags and backend) under results/raw, with `signbench compare last NEW`: a one-sided Mann-Whitney U
+    test per benchmark on the raw rounds, minimum effect 10%. Fails on a significant regression; says so
+    and passes when results/raw holds no run of this kind. Extra arguments go to pytest (e.g. `-- -k cnn`).
+    """
+    import shutil
+    from pathlib import Path
+
+    _install_for_bench(session)
+    out = Path(session.create_tmp()) / "bench-compare"
+    shutil.rmtree(out, ignore_errors=True)
+    session.run("python", "-m", "pytest", "bench", "--benchmark-enable", "--results-dir", str(out),
+                "--results-name", "cpu", "-m", "not slow", *session.posargs, env={"CUDA_VISIBLE_DEVICES": "-1"})
+    runs = sorted((out / "raw").glob("*.json"))
+    if not runs:
+        session.error(f"bench-compare: the benchmark run wrote no raw file under {out / 'raw'}")
+    session.run("python", "-m", "signbench", "compare", "last", str(runs[-1]), "--raw-dir", "results/raw",
+                env={"CUDA_VISIBLE_DEVICES": "-1"})

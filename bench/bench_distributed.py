@@ -64,7 +64,7 @@ def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
     benchmark.extra_info.update(
         model="hypermodel", runtime="keras-tuner chief+2 workers", batch_size=spec.batch_size,
         metric="search wall time", unit="s", items_per_round=trials, items="trials", threads=_threads(2),
-        seed=bench_cfg.seed,
+        seed=bench_cfg.seed, data="synthetic" if bench_cfg.smoke else "real",
     )
     two = benchmark.pedantic(_search, args=(spec, 2, "two_workers"), rounds=1, iterations=1)
     for run in (one, two) if one else (two,):
@@ -102,6 +102,7 @@ def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
     benchmark.extra_info.update(
         model=model, runtime="MultiWorkerMirroredStrategy x2 (loopback)", batch_size=batch,
         metric="training run incl. start-up", unit="s", threads=_threads(2), seed=bench_cfg.seed,
+        data="synthetic" if bench_cfg.smoke else "real",
     )
     two = benchmark.pedantic(train, args=(2,), rounds=1, iterations=1)
     assert two["replicas"] == 2

@@ -172,11 +172,17 @@ def test_mkdocs_builds_strictly_with_the_results_tables(pytestconfig, tmp_path):
     for page in sorted((root / "docs").glob("*.md")):
         built = site / "index.html" if page.stem == "index" else site / page.stem / "index.html"
         assert built.is_file(), f"{page.name} was not built ({built})"
-    # docs/hooks.py adds every results/*.md: README.md becomes results/index.html, the others results/NAME/.
+    # docs/hooks.py adds every results/*.md: index.md (the results index) becomes results/index.html, the
+    # others results/NAME/ (README.md too); the CSV files and the index's charts are published beside them.
     tables = sorted((root / "results").glob("*.md"))
-    assert any(t.name == "README.md" for t in tables) and len(tables) > 1
+    assert {"README.md", "index.md"} <= {t.name for t in tables} and len(tables) > 2
     for table in tables:
-        built = site / "results" / ("index.html" if table.name == "README.md" else f"{table.stem}/index.html")
+        built = site / "results" / ("index.html" if table.name == "index.md" else f"{table.stem}/index.html")
         assert built.is_file(), f"results/{table.name} is not in the site ({built})"
-    assert (site / "results" / "cpu" / "index.html").is_file()
+    assert (site / "results" / "cpu" / "index.html").is_file() and (site / "results" / "cpu.csv").is_file()
+    index_html = (site / "results" / "index.html").read_text()
+    assert "one screen per question" in index_html
+    for chart in sorted((root / "results" / "index").glob("*.png")):
+        assert (site / "results" / "index" / chart.name).is_file(), chart.name
+        assert f"index/{chart.name}" in index_html
     assert not (site / "hooks.py").exists(), "the hook must not be published as a page asset"

@@ -1,4 +1,5 @@
-"""Result rows, atomic writes, unique raw files, tables, compare, and the benchmark plugin end to end."""
+"""Result rows, atomic writes, unique raw files, tables, the compare command, and the benchmark plugin end
+to end (raw JSON, tables and history)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from signbench import results
 from signbench.cli import main
+from signbench.review import history
 
 META = {
     "date": "2026-11-26T21:00:00+00:00", "git_commit": "abc123", "device": "AMD EPYC", "backend": "tensorflow",
@@ -134,34 +136,42 @@ def test_tables_command_rebuilds_a_runs_tables_from_raw(tmp_path, capsys):
     assert "signbench" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
-def test_compare_flags_regressions_both_directions():
-    old = results.rows_from_benchmark_json(_run_json())
-    same = results.compare(old, old)
-    assert same and not any(t["regression"] for t in same)
-    slower = results.compare(old, results.rows_from_benchmark_json(_run_json(latency_scale=1.5)), threshold=0.1)
-    flagged = {(t["runtime"], t["metric"]) for t in slower if t["regression"]}
-    assert ("tflite-int8", "latency p99") in flagged and ("tflite-int8", "throughput") in flagged
-    assert ("keras-fit", "steady-state throughput") not in flagged
-    faster = results.compare(old, results.rows_from_benchmark_json(_run_json(latency_scale=0.5)))
-    assert not any(t["regression"] for t in faster)
-    less = results.compare(old, results.rows_from_benchmark_json(_run_json(throughput=80.0)), threshold=0.1)
-    assert {(t["runtime"], t["metric"]) for t in less if t["regression"]} == {("keras-fit", "steady-state throughput")}
-    within = results.compare(old, results.rows_from_benchmark_json(_run_json(throughput=95.0)), threshold=0.1)
-    assert not any(t["regression"] for t in within)
+def _noisy_run(seed: int, slowdown: float = 1.0, device: str = "AMD EPYC") -> dict:
+    """_run_json with 300 log-normal latency rounds (10% spread) scaled by ``slowdown``."""
+    rng = np.random.default_rng(seed)
+    run = _run_json(data=list(np.exp(rng.normal(0, 0.1, 300)) * 1e-3 * slowdown))
+    run["signbench"]["meta"] = {**META, "device": device, "date": f"2026-11-2{seed}T21:00:00+00:00"}
+    return run
 
 
 def test_compare_command(tmp_path, capsys):
-    old = results.write_raw(_run_json(), tmp_path)
-    new = results.write_raw(_run_json(latency_scale=2.0), tmp_path)
-    assert main(["compare", str(old), str(old)]) == 0
-    assert main(["compare", str(old), str(new), "--threshold", "0.2"]) == 1
+    raw = tmp_path / "raw"
+    old = results.write_raw(_noisy_run(1), raw)
+    same = results.write_raw(_noisy_run(2), raw)
+    slow = results.write_raw(_noisy_run(3, slowdown=1.3), raw)
+    assert main(["compare", str(old), str(same)]) == 0
     out = capsys.readouterr().out
-    assert "REGRESSION" in out and "latency p99" in out
+    assert "REGRESSION" not in out and "1 unchanged" in out and "1 too few rounds" in out  # 3-round fit
+    assert main(["compare", str(old), str(slow)]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("REGRESSION"))
+    assert "cnn/tflite-int8/batch 1 latency" in line and "95% CI" in line and "ms" in line
+    assert "1 regression" in out
+    # run names under --raw-dir, and "last": the newest earlier run of the same kind of device
+    assert main(["compare", old.stem, slow.stem, "--raw-dir", str(raw)]) == 1
+    assert main(["compare", "last", str(slow), "--raw-dir", str(raw)]) == 1  # the newest other run: `same`
+    assert capsys.readouterr().out.splitlines()[-3].startswith(f"{same.name} -> {slow.name}")
+    gpu = results.write_raw(_noisy_run(4, device="NVIDIA H100"), tmp_path / "gpu")
+    assert main(["compare", str(old), str(gpu)]) == 2
+    assert "different kinds of device" in capsys.readouterr().err
+    assert main(["compare", "last", str(gpu), "--raw-dir", str(raw)]) == 0
+    assert "no other run" in capsys.readouterr().out
     assert main(["compare", str(old), str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert main(["compare", str(old), str(bad)]) == 2
+    assert main(["compare", str(old), str(slow), "--min-effect", "-1"]) == 2
 
 
 TINY_BENCH = '''
@@ -190,7 +200,9 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
     (raw,) = (tmp_path / "out" / "raw").glob("*.json")
     run = json.loads(raw.read_text())
     assert len(run["benchmarks"][0]["stats"]["data"]) == 150
-    assert results.write_raw(run, raw.parent) != raw  # a second run gets its own raw file
+    extra = results.write_raw(run, raw.parent)
+    assert extra != raw  # a second run gets its own raw file
+    extra.unlink()
     rows = list(csv.DictReader((tmp_path / "out" / "cpu.csv").read_text().splitlines()))
     by = {(r["runtime"], r["metric"]): r for r in rows}
     p99 = np.percentile(run["benchmarks"][0]["stats"]["data"], 99) * 1e6
@@ -200,6 +212,18 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
     assert by[("python", "latency p50")]["git_commit"] and by[("python", "latency p50")]["tensorflow"]
     assert (tmp_path / "out" / "cpu.md").read_text().startswith("# signbench results: cpu")
     assert not list((tmp_path / "out").glob(".*.tmp"))
+    # one history row per benchmark with rounds, the median of the raw rounds, data kind stamped
+    (hist,) = history.read(tmp_path / "out" / "history.csv")
+    assert hist["run"] == raw.stem and hist["data"] == "synthetic" and hist["rounds"] == "150"
+    assert float(hist["median"]) == pytest.approx(np.median(run["benchmarks"][0]["stats"]["data"]) * 1e6)
+    assert hist["unit"] == "us" and hist["git_commit"] and "cpu_flags" in hist
+    assert run["benchmarks"][0]["extra_info"]["data"] == "synthetic"
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(history.read(tmp_path / "out" / "history.csv")) == 2  # a second run appends
+    before = (tmp_path / "out" / "history.csv").read_text()
+    history.rebuild(tmp_path / "out")  # the same rows from raw/ alone (two runs of one second may swap)
+    assert sorted((tmp_path / "out" / "history.csv").read_text().splitlines()) == sorted(before.splitlines())
 
 
 def test_smoke_run_writes_nothing(tmp_path):
@@ -212,4 +236,4 @@ def test_smoke_run_writes_nothing(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not Path(tmp_path / "out").exists()
+    assert not Path(tmp_path / "out").exists()  # no raw file, no table, no history row

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "leakage": "leakage",
     "compare": "compare",
+    "results": "results",
     "tables": "tables",
     "fixtures": "fixtures",
 }

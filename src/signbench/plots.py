@@ -1,6 +1,8 @@
 """Every chart of the project, drawn with matplotlib's object API (``Figure``, no pyplot global state,
 Agg backend): learning curves, class balance, confusion matrix, misclassified images, accuracy vs
-latency. Each function writes one PNG and returns its path."""
+latency, and the results index's charts (latency per runtime, horizontal and grouped bars, the claims'
+forest plot, the overfitting story, a history of medians). Each function writes one PNG and returns its
+path; the PNG carries no software or date stamp, so the same data and matplotlib give the same bytes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ import numpy as np
 
 __all__ = [
     "accuracy_latency_chart",
+    "bar_chart",
+    "forest_chart",
+    "grouped_bar_chart",
+    "history_chart",
+    "latency_chart",
+    "latency_figure",
+    "overfitting_chart",
+    "overfitting_figure",
     "class_balance_chart",
     "confusion_chart",
     "confusion_figure",
@@ -36,7 +46,8 @@ def _figure(**kwargs):
 def _save(fig, path: str | os.PathLike, *, dpi: int = 110, tight: bool = True) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None},
+                **({"bbox_inches": "tight"} if tight else {}))
     return p
 
 
@@ -227,5 +238,207 @@ def forest_plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) ->
                       else "effect (positive = as the claim says; | = smallest effect that counts)")
         ax.grid(True, axis="x", alpha=0.3)
     axes[0].set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# -- the results index's charts (signbench.review.index) -------------------------------------------
+def _value_label(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def latency_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str, unit: str = "ms") -> Path:
+    """Latency per runtime, one panel per model (in the order first seen), fastest runtime on top: a bar
+    to the p50 and a tick at the p99 (when given). ``rows``: model, runtime, p50, optional p99 (log x)."""
+    return _save(latency_figure(rows, title=title, unit=unit), path)
+
+
+def latency_figure(rows: Sequence[Mapping[str, Any]], *, title: str, unit: str = "ms"):
+    """The figure :func:`latency_chart` saves."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    if not models:
+        raise ValueError("latency_chart: no rows")
+    per = {m: sorted((r for r in rows if r["model"] == m), key=lambda r: r["p50"]) for m in models}
+    heights = [max(len(v), 1) for v in per.values()]
+    fig = _figure(figsize=(8.0, 0.9 + 0.28 * sum(heights) + 0.45 * len(models)))
+    axes = fig.subplots(len(models), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, m in zip(axes, models, strict=True):
+        rs = per[m]
+        y = np.arange(len(rs))[::-1]
+        ax.barh(y, [r["p50"] for r in rs], color=["#55A868"] + ["#4C72B0"] * (len(rs) - 1), height=0.7)
+        p99 = [(yy, r["p99"]) for yy, r in zip(y, rs, strict=True) if r.get("p99") is not None]
+        if p99:
+            ax.plot([v for _, v in p99], [yy for yy, _ in p99], ls="", marker="|", ms=10, color="black",
+                    label="p99")
+        for yy, r in zip(y, rs, strict=True):  # the label right of the bar and of the p99 tick
+            ax.text(max(r["p50"], r.get("p99") or 0), yy, "  " + _value_label(r["p50"]), va="center", fontsize=7)
+        ax.set_yticks(y, [r["runtime"] for r in rs], fontsize=8)
+        ax.set_ylabel(m, rotation=0, ha="right", va="center", fontweight="bold")
+        ax.set_xscale("log")
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    axes[-1].set_xlabel(f"p50 latency ({unit}, log scale; bar = p50, tick = p99; fastest on top)")
+    axes[0].set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float]], path: Path, *, title: str, xlabel: str, ref: float | None = None,
+    log: bool = False,
+) -> Path:
+    """Horizontal bars in the given order (first on top), each labelled with its value; ``ref`` draws a
+    reference line (bars beyond it green, short of it red, e.g. speed-ups against 1)."""
+    if not items:
+        raise ValueError("bar_chart: no items")
+    fig = _figure(figsize=(8.0, 1.0 + 0.3 * len(items)))
+    ax = fig.subplots()
+    y = np.arange(len(items))[::-1]
+    values = [float(v) for _, v in items]
+    colors = ["#4C72B0" if ref is None else ("#55A868" if v >= ref else "#C44E52") for v in values]
+    ax.barh(y, values, color=colors, height=0.7)
+    for yy, v in zip(y, values, strict=True):
+        ax.text(v, yy, " " + _value_label(v), va="center", fontsize=7)
+    ax.set_yticks(y, [label for label, _ in items], fontsize=8)
+    if ref is not None:
+        ax.axvline(ref, color="black", lw=1, ls="--")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def grouped_bar_chart(
+    categories: Sequence[str], series: Mapping[str, Sequence[float | None]], path: Path, *, title: str,
+    ylabel: str, log: bool = False,
+) -> Path:
+    """One group of bars per category, one bar per series (``None`` = not measured: no bar, 'n/a')."""
+    if not categories or not series:
+        raise ValueError("grouped_bar_chart: nothing to draw")
+    fig = _figure(figsize=(max(6.0, 1.3 * len(categories) + 2), 4.2))
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    x = np.arange(len(categories))
+    colors = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3"]
+    for i, (name, values) in enumerate(series.items()):
+        xs = x - 0.4 + width * (i + 0.5)
+        for xx, v in zip(xs, values, strict=True):
+            if v is None:
+                ax.text(xx, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90,
+                        transform=ax.get_xaxis_transform())
+        drawn = [(xx, v) for xx, v in zip(xs, values, strict=True) if v is not None]
+        ax.bar([xx for xx, _ in drawn], [v for _, v in drawn], width=width, label=name, color=colors[i % 5])
+        for xx, v in drawn:
+            ax.text(xx, v, _value_label(v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, list(categories), fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def verdict_color(verdict: str) -> str:
+    """Green for a claim that holds, red for one that does not, grey for anything else."""
+    v = str(verdict).lower()
+    if any(w in v for w in ("not ", "no ", "fail", "refut", "contradict", "reject", "opposite")):
+        return "#C44E52"
+    if any(w in v for w in ("hold", "support", "confirm", "pass", "reproduc")):
+        return "#55A868"
+    return "#8C8C8C"
+
+
+def forest_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
+    """A forest plot: each claim's mean effect with its interval (``label``, ``mean``, ``low``, ``high``,
+    optional ``min_effect`` drawn as a tick, ``verdict`` colouring the row), first row on top."""
+    if not rows:
+        raise ValueError("forest_chart: no rows")
+    fig = _figure(figsize=(8.5, 1.0 + 0.38 * len(rows)))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    for yy, r in zip(y, rows, strict=True):
+        c = verdict_color(r.get("verdict", ""))
+        if r.get("mean") is None:
+            ax.text(0, yy, "  not measured", va="center", fontsize=7, color=c)
+            continue
+        lo = r.get("low") if r.get("low") is not None else r["mean"]
+        hi = r.get("high") if r.get("high") is not None else r["mean"]
+        ax.plot([lo, hi], [yy, yy], color=c, lw=2)
+        ax.plot([r["mean"]], [yy], marker="o", color=c)
+        if r.get("min_effect") is not None:
+            ax.plot([r["min_effect"]], [yy], marker="|", ms=12, color="black")
+        ax.text(hi, yy, f"  {r.get('verdict', '')}", va="center", fontsize=7, color=c)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(y, [str(r["label"]) for r in rows], fontsize=8)
+    ax.set_xlabel("effect (dot: mean over seeds; line: interval; tick: minimum effect of the claim)")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def overfitting_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
+    """Train against validation accuracy per model, left to right in the given order, the gap shaded
+    and labelled; the course's printed numbers as hollow markers where given. ``rows``: label, train,
+    val (None = not measured yet), optional course_train, course_val."""
+    return _save(overfitting_figure(rows, title=title), path)
+
+
+def overfitting_figure(rows: Sequence[Mapping[str, Any]], *, title: str):
+    """The figure :func:`overfitting_chart` saves."""
+    if not rows:
+        raise ValueError("overfitting_chart: no rows")
+    fig = _figure(figsize=(8.0, 4.5))
+    ax = fig.subplots()
+    x = np.arange(len(rows))
+    measured = [(i, r) for i, r in enumerate(rows) if r.get("train") is not None and r.get("val") is not None]
+    if measured:
+        xs = np.array([i for i, _ in measured], dtype=float)
+        tr = np.array([float(r["train"]) for _, r in measured])
+        va = np.array([float(r["val"]) for _, r in measured])
+        ax.fill_between(xs, va, tr, color="#C44E52", alpha=0.15, label="train - validation gap")
+        ax.plot(xs, tr, marker="o", color="#4C72B0", label="train accuracy")
+        ax.plot(xs, va, marker="o", color="#DD8452", label="validation accuracy")
+        for xx, t, v in zip(xs, tr, va, strict=True):
+            ax.annotate(f"gap {t - v:.3f}", (xx, (t + v) / 2), ha="center", va="center", fontsize=8)
+    for key, color, name in (("course_train", "#4C72B0", "course's train"), ("course_val", "#DD8452", "course's val")):
+        pts = [(i, float(r[key])) for i, r in enumerate(rows) if r.get(key) is not None]
+        if pts:
+            ax.plot([p for p, _ in pts], [v for _, v in pts], ls="", marker="s", mfc="none", color=color,
+                    label=f"{name} (printed)")
+    labels = [str(r["label"]) + ("" if r.get("train") is not None else "\n(not measured yet)") for r in rows]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def history_chart(series: Mapping[str, Sequence[tuple[str, float]]], path: Path, *, title: str) -> Path:
+    """One line per benchmark: its median per run relative to its first run, so every line starts at 1
+    (x: the runs, labelled so that their labels sort in time order, e.g. "2026-11-27T16:46 d4d26cb")."""
+    if not series:
+        raise ValueError("history_chart: no series")
+    labels = sorted({x for pts in series.values() for x, _ in pts})
+    series = {name: sorted(pts) for name, pts in series.items()}
+    fig = _figure(figsize=(max(6.0, 0.6 * len(labels) + 3), 4.2))
+    ax = fig.subplots()
+    for name, pts in series.items():
+        first = pts[0][1]
+        ax.plot([labels.index(x) for x, _ in pts], [v / first for _, v in pts], marker="o", label=name)
+    ax.axhline(1.0, color="black", lw=1, ls="--")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("median round time / first run's (lower is faster)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save(fig, path)

@@ -1,4 +1,5 @@
-"""Result rows, raw pytest-benchmark JSON, THE table writer (CSV + Markdown), and ``compare``.
+"""Result rows, raw pytest-benchmark JSON and THE table writer (CSV + Markdown). (Two runs are compared on
+their raw rounds by :mod:`signbench.review.regress`.)
 
 :func:`write_table` writes every table of the project (``results/*.csv|md``, the reproduction's
 ``results.csv``): a CSV with every column and a Markdown page with a title, notes and the columns a
@@ -37,7 +38,6 @@ from signbench.errors import DataError
 
 __all__ = [
     "COLUMNS",
-    "compare",
     "csv_text",
     "load_raw_run",
     "load_rows",
@@ -238,45 +238,3 @@ def load_rows(path: str | os.PathLike) -> list[dict]:
             raise DataError(f"not valid JSON ({exc})", path=str(path)) from None
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
-
-
-def direction(metric: str, unit: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when unknown (never flagged)."""
-    m, u = metric.lower(), unit.lower()
-    if u in TIME_UNITS or any(w in m for w in ("latency", "time", "overhead", "ratio")):
-        return -1
-    if u.endswith("/s") or any(w in m for w in ("throughput", "mfu", "accuracy", "samples_per_s", "gflop")):
-        return +1
-    return 0
-
-
-def _key(r: dict) -> tuple:
-    return (str(r.get("model", "")), str(r.get("runtime", "")), str(r.get("batch_size", "")), str(r.get("metric", "")))
-
-
-def compare(old_rows: list[dict], new_rows: list[dict], *, threshold: float = 0.10) -> list[dict]:
-    """Match rows by (model, runtime, batch size, metric); flag changes worse than ``threshold``."""
-    old = {_key(r): r for r in old_rows}
-    out = []
-    for r in new_rows:
-        o = old.get(_key(r))
-        if o is None:
-            continue
-        try:
-            a, b = float(o["value"]), float(r["value"])
-        except (TypeError, ValueError):
-            continue
-        if a == 0 or math.isnan(a) or math.isnan(b):
-            continue
-        change = b / a - 1.0
-        sign = direction(str(r.get("metric", "")), str(r.get("unit", "")))
-        worse = -sign * change  # > 0 when the new value is worse
-        out.append(
-            {
-                "model": r.get("model", ""), "runtime": r.get("runtime", ""),
-                "batch_size": r.get("batch_size", ""), "metric": r.get("metric", ""),
-                "unit": r.get("unit", ""), "old": a, "new": b, "change": change,
-                "regression": bool(sign != 0 and worse > threshold),
-            }
-        )
-    return out

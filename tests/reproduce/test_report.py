@@ -48,3 +48,15 @@ def test_markdown_and_html_render_the_same_blocks(tmp_path):
 def test_html_fails_loudly_on_a_missing_image(tmp_path):
     with pytest.raises(FileNotFoundError):
         rep.to_html([rep.Image("x", Path("missing.png"))], base=tmp_path)
+
+
+def test_overfitting_story_orders_the_course_models_then_transfer():
+    rows = [{"name": "cnn", "train_accuracy": 1.0, "val_accuracy": 0.8},
+            {"name": "baseline", "train_accuracy": 0.99, "val_accuracy": 0.7},
+            {"name": "tuned", "train_accuracy": 0.9, "val_accuracy": 0.85}]
+    story = rep.overfitting_story(rows, {"rows": [{"model": "scratch", "train_accuracy": 0.5, "val_accuracy": 0.4},
+                                                  {"model": "transfer", "train_accuracy": 0.6, "val_accuracy": 0.3}]})
+    assert [s["label"] for s in story] == ["baseline", "cnn", "transfer (own task)"]
+    assert story[0]["course_train"] == 0.9999 and story[1]["val"] == 0.8
+    assert (story[2]["train"], story[2]["val"]) == (0.6, 0.3)
+    assert rep.overfitting_story(rows, None)[-1]["train"] is None  # no transfer stage: not measured

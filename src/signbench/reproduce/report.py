@@ -1,22 +1,18 @@
 """The reproduction report: ``report.md`` and ``report.html`` (images embedded as base64), ``results.csv``
 and ``results.json``, written by the report stage from every finished stage's results.
 
-A report is a list of blocks (heading, paragraph, table, image); :func:`to_markdown` and
-:func:`to_html` render the same blocks. Each stage of :data:`signbench.reproduce.stages.STAGES` names
+A report is a list of blocks (heading, paragraph, table, image, from :mod:`signbench.review.blocks`);
+:func:`to_markdown` and :func:`to_html` render the same blocks. Each stage of :data:`signbench.reproduce.stages.STAGES` names
 its section function here (``section_<stage>(result, ctx) -> blocks``); :func:`stage_report` walks
 them in order. Charts come from :mod:`signbench.plots`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +21,15 @@ import numpy as np
 from signbench import plots
 from signbench.atomic import atomic_write, atomic_write_json
 from signbench.reproduce.runner import DONE, StageContext, format_seconds
-from signbench.results import csv_text, markdown_table
+from signbench.results import csv_text
+from signbench.review.blocks import Heading, Image, Paragraph, Table, to_html, to_markdown
 
 __all__ = [
     "Heading",
     "Image",
     "Paragraph",
     "Table",
+    "overfitting_story",
     "publish",
     "results_table",
     "section_claims",
@@ -40,103 +38,6 @@ __all__ = [
     "to_html",
     "to_markdown",
 ]
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
-    level: int = 2
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: Sequence[str]
-    rows: Sequence[Sequence[Any]]
-
-
-@dataclass(frozen=True)
-class Image:
-    title: str
-    path: Path  # relative to the report's folder in markdown; read and embedded in HTML
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "-"
-        if v != 0 and abs(v) < 1e-3:
-            return f"{v:.1e}"
-        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
-def to_markdown(blocks: Sequence[Any], *, base: Path | None = None) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
-        elif isinstance(b, Paragraph):
-            out.append(b.text)
-        elif isinstance(b, Table):
-            out.extend(markdown_table(list(b.headers), b.rows, fmt=_cell))
-        elif isinstance(b, Image):
-            rel = b.path.relative_to(base) if base is not None and b.path.is_absolute() else b.path
-            out.append(f"![{b.title}]({rel.as_posix()})")
-        else:
-            raise TypeError(f"unknown report block {b!r}")
-        out.append("")
-    return "\n".join(out)
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
-code{background:#f5f5f5;padding:0 3px}figure{margin:1em 0}figcaption{color:#555;font-size:90%}"""
-
-
-def _inline(text: str) -> str:
-    """Escape, then render `code` spans (the only inline markdown the report uses)."""
-    parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-
-def to_html(blocks: Sequence[Any], *, base: Path, title: str = "signbench report") -> str:
-    """Self-contained HTML: every image is read from ``base / path`` and embedded as base64."""
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-    ]
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
-        elif isinstance(b, Paragraph):
-            out.append(f"<p>{_inline(b.text)}</p>")
-        elif isinstance(b, Table):
-            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.headers))
-            out.append("</tr></thead><tbody>")
-            for row in b.rows:
-                out.append("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>")
-            out.append("</tbody></table>")
-        elif isinstance(b, Image):
-            data = base64.b64encode((base / b.path).read_bytes()).decode("ascii")
-            out.append(
-                f'<figure><img alt="{html.escape(b.title)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{html.escape(b.title)}</figcaption></figure>"
-            )
-        else:
-            raise TypeError(f"unknown report block {b!r}")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
 
 
 # -- the results table ----------------------------------------------------------------------------
@@ -267,6 +168,12 @@ def section_transfer(t: dict, ctx: StageContext) -> list:
 def section_deploy(dep: dict, ctx: StageContext) -> list:
     plots.accuracy_latency_chart(dep["rows"], ctx.out / "accuracy_latency.png",
                                  title="Test accuracy vs one-image latency")
+    lat = [{"model": r["model"], "runtime": r["runtime"], "p50": r["latency_ms"]} for r in dep["rows"]
+           if r.get("latency_ms")]
+    latency = []
+    if lat:
+        plots.latency_chart(lat, ctx.out / "latency.png", title="One-image p50 latency per runtime")
+        latency = [Image("One-image latency per model and runtime (fastest on top)", Path("latency.png"))]
     return [
         Heading("Deployment: accuracy and one-image latency per model and runtime"),
         Paragraph(f"p50 of {dep['latency_runs']} single-image calls after one warm-up, {dep['threads']} threads. "
@@ -274,6 +181,7 @@ def section_deploy(dep: dict, ctx: StageContext) -> list:
         Table(["model", "runtime", "test accuracy", "p50 latency (ms)", "size (bytes)"],
               [[r["model"], r["runtime"], r["accuracy"], f"{r['latency_ms']:.3g}", r["bytes"]] for r in dep["rows"]]),
         Image("Accuracy vs latency per model and runtime", Path("accuracy_latency.png")),
+        *latency,
     ]
 
 
@@ -297,6 +205,25 @@ def section_claims(c: dict, ctx: StageContext) -> list:
     blocks.append(Image("Forest plot: each claim's effect with its 95% interval (| = smallest effect that counts)",
                         Path("claims.png")))
     return blocks
+
+
+def overfitting_story(rows: Sequence[Mapping[str, Any]], transfer: Mapping[str, Any] | None) -> list[dict]:
+    """Train and validation accuracy per model for :func:`signbench.plots.overfitting_chart`: the course's
+    models in order (with the course's printed numbers), then the frozen transfer model of the transfer
+    stage (its own task, when the stage ran)."""
+    from signbench.models.course import COURSE_PUBLISHED
+
+    by = {r["name"]: r for r in rows}
+    story = []
+    for name in ("baseline", "regularized", "cnn"):
+        if name in by:
+            c = COURSE_PUBLISHED.get(name, {})
+            story.append({"label": name, "train": by[name].get("train_accuracy"), "val": by[name].get("val_accuracy"),
+                          "course_train": c.get("train"), "course_val": c.get("val")})
+    t = next((r for r in (transfer or {}).get("rows") or [] if r.get("model") == "transfer"), None)
+    story.append({"label": "transfer (own task)", "train": t and t.get("train_accuracy"),
+                  "val": t and t.get("val_accuracy")})
+    return story
 
 
 def _best_model_blocks(rows: list[dict], ctx: StageContext, names: list[str]) -> list:
@@ -369,6 +296,12 @@ def stage_report(stages: Sequence) -> Any:
         if "split" in results:
             blocks += section_split(results["split"], ctx)
         blocks.append(results_table(rows))
+        story = overfitting_story(rows, results.get("transfer"))
+        if any(r["train"] is not None for r in story):
+            plots.overfitting_chart(story, ctx.out / "overfitting.png",
+                                    title="Train vs validation accuracy: baseline -> regularized -> CNN -> transfer")
+            blocks.append(Image("Overfitting: train against validation accuracy per model, the gap shaded "
+                                "(hollow squares: the course's printed numbers)", Path("overfitting.png")))
         blocks += _best_model_blocks(rows, ctx, results["data"]["class_names"])
         curves = [b for s in stages if s.section is section_model and s.name in results
                   for b in section_model(results[s.name], ctx)]

@@ -5,8 +5,13 @@ Smoke mode (pytest-benchmark disabled, the default from pyproject's addopts): ev
 its function once on tiny inputs, so CI keeps them from rotting in seconds. Real runs pass
 ``--benchmark-enable``; with ``--results-dir DIR`` the run's raw JSON (pytest-benchmark's, with
 every round's time, plus our run metadata and the skipped rows) is stored as
-``DIR/raw/<unique>.json`` and the human tables ``DIR/<name>.csv`` / ``DIR/<name>.md`` are
-rewritten from it (``name`` = ``--results-name``, default "cpu" or "gpu" by the device seen).
+``DIR/raw/<unique>.json``, the human tables ``DIR/<name>.csv`` / ``DIR/<name>.md`` are
+rewritten from it (``name`` = ``--results-name``, default "cpu" or "gpu" by the device seen), and one row
+per benchmark (the median of its rounds, with the run's metadata) is appended to ``DIR/history.csv``
+(:mod:`signbench.review.history`). Smoke runs write nothing.
+
+Every benchmark's ``extra_info["data"]`` says what it ran on: "real" when it uses the ``realdata``
+fixture (directly or through ``sign_data``), else "synthetic", unless the benchmark sets it itself.
 
 Benchmark convention (see :mod:`signbench.results`): ``extra_info`` keys ``model``, ``runtime``,
 ``batch_size``, ``metric`` / ``unit`` (what one round's time is, and the time unit to report),
@@ -85,6 +90,14 @@ def pytest_runtest_makereport(item, call):
         )
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    bm = getattr(item, "funcargs", {}).get("benchmark")
+    if bm is not None and hasattr(bm, "extra_info"):
+        bm.extra_info.setdefault("data", "real" if "realdata" in item.fixturenames else "synthetic")
+    yield
+
+
 def _benchmark_session(config):
     return getattr(config, "_benchmarksession", None)
 
@@ -98,6 +111,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     from signbench import results
     from signbench.meta import run_metadata
+    from signbench.review import history
 
     output_json = config.hook.pytest_benchmark_generate_json(
         config=config,
@@ -115,9 +129,11 @@ def pytest_sessionfinish(session, exitstatus):
     rows = results.rows_from_benchmark_json(output_json)
     name = config.getoption("--results-name") or ("cpu" if meta["device"] == meta["cpu"] else "gpu")
     tables = results.write_tables(rows, out_dir, name, command=command)
+    hist = history.append(Path(out_dir) / "history.csv", history.history_rows(output_json, raw.stem))
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.write_line(f"signbench: {len(rows)} rows; raw {raw}; tables {', '.join(map(str, tables))}")
+        tr.write_line(f"signbench: {len(rows)} rows; raw {raw}; tables {', '.join(map(str, tables))}; "
+                      f"history {hist}")
 
 
 # --- fixtures shared by the benchmarks ----------------------------------------------------------
