@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "compare": "compare",
     "tables": "tables",
     "fixtures": "fixtures",
+    "fuzz": "fuzz",
 }
 
 DESCRIPTION = (
