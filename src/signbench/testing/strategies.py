@@ -446,9 +446,13 @@ def jsonl_cases(draw) -> FuzzCase:
         elif op == "image":
             o = _loads_obj(lines[r])
             c = o.get("content") if isinstance(o, dict) else None
-            if isinstance(c, str) and c.startswith("data:") and ";base64," in c:
-                head, _, payload = c.partition(",")
-                blob, what = draw(image_mutation(_b64.b64decode(payload)))
+            head, _, payload = c.partition(",") if isinstance(c, str) else ("", "", "")
+            try:
+                decoded = _b64.b64decode(payload, validate=True) if head.endswith(";base64") else None
+            except ValueError:
+                decoded = None
+            if decoded is not None:
+                blob, what = draw(image_mutation(decoded))
                 o["content"] = head + "," + _b64.b64encode(blob).decode()
                 lines[r] = _json.dumps(o)
                 done.append(f"line {r} {what}")
@@ -607,7 +611,7 @@ def tree_files(draw) -> tuple[dict[str, bytes | None], dict, list[str]]:
         files[f"{prefix}{split}{classes[k % 3]}/{k}.{fmt}"] = blob
     done = []
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p, v in files.items() if v is not None]
+        paths = [p for p, v in files.items() if v is not None and "/" in p]
         op = draw(st.sampled_from(["image", "image", "rename", "junk", "case", "empty", "stray", "nested", "size",
                                    "zero", "dirname"]))
         p = draw(st.sampled_from(paths)) if paths else None
@@ -629,8 +633,8 @@ def tree_files(draw) -> tuple[dict[str, bytes | None], dict, list[str]]:
             files[f"{twin}/{name}"] = files[p]
             done.append(f"class twin {twin!r}")
         elif op == "empty" and p:
-            folder = p.rsplit("/", 1)[0].rsplit("/", 1)[0]
-            files[(folder + "/" if "/" in p.rsplit("/", 1)[0] else "") + "Z"] = None
+            parent = p.rsplit("/", 1)[0].rpartition("/")[0]
+            files[(parent + "/" if parent else "") + "Z"] = None
             done.append("empty class folder")
         elif op == "stray" and p:
             folder = p.rsplit("/", 2)[0] if p.count("/") >= 2 else ""
