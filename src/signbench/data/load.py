@@ -53,7 +53,7 @@ def _json_kind(p: Path) -> str:
         first = f.readline(1 << 20).strip()
     try:
         obj = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # invalid, too deep, a number too long to convert
         return "base64json"  # a multi-line JSON document (or junk: its loader names the error)
     return "jsonl" if isinstance(obj, dict) and "content" in obj else "base64json"
 

@@ -541,7 +541,7 @@ def base64json_cases(draw) -> FuzzCase:
     for _ in range(draw(st.integers(1, 3))):
         if not isinstance(obj, dict):
             break
-        op = draw(st.sampled_from(["value", "image", "image", "b64", "dupkey", "key", "raw", "shape"]))
+        op = draw(st.sampled_from(["value", "image", "image", "image", "b64", "b64", "dupkey", "key", "raw", "shape"]))
         keys = list(obj)
         key = draw(st.sampled_from(keys)) if keys else "a"
         if op == "value":
@@ -590,7 +590,7 @@ def base64json_cases(draw) -> FuzzCase:
     elif raw_text is not None and raw_text != "dup":
         text = '{"a": ' + raw_text + "}"
     data = text.encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 5)) == 0:
         data, what = _byte_edit(draw, data, start=1)
         done.append(what)
     options = {"on_error": "skip"} if draw(st.integers(0, 3)) == 0 else {}
