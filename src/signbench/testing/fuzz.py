@@ -222,9 +222,8 @@ def _read_frame(fd: int, deadline: float | None = None):
 def serve() -> None:
     """The worker's loop (run as ``python -c "from signbench.testing.fuzz import serve; serve()"``):
     read (memory cap, files, source, options) frames on stdin, answer one :class:`Outcome` each."""
+    import importlib
     import resource
-
-    from signbench.data.load import load
 
     infd, outfd = sys.stdin.fileno(), sys.stdout.fileno()
     sys.stdout = sys.stderr  # nothing else may write into the answer stream
@@ -235,7 +234,9 @@ def serve() -> None:
             frame = _read_frame(infd)
             if frame is None:
                 return
-            cap, fmt, files, source, options = frame
+            cap, loader, fmt, files, source, options = frame
+            module, _, name = loader.partition(":")
+            load = getattr(importlib.import_module(module), name)
             if cap != capped and cap:
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
                 capped = cap
@@ -263,11 +264,15 @@ def serve() -> None:
 class Worker:
     """A ``serve()`` subprocess with a watchdog: :meth:`run` sends one case and waits at most
     ``timeout_s``; a hang or a dead worker is a failed :class:`Outcome`, and the next case gets a
-    fresh worker. Use as a context manager (or call :meth:`close`)."""
+    fresh worker. The worker imports signbench from the same place as this process (its ``src``
+    folder goes first on the worker's PYTHONPATH). Use as a context manager (or call :meth:`close`)."""
 
-    def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES):
+    def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES,
+                 loader: str = "signbench.data.load:load"):
         self.timeout_s = timeout_s
         self.memory_bytes = memory_bytes
+        #: "module:function" the worker loads with (the harness's own tests swap in misbehaving ones)
+        self.loader = loader
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self._stderr = None
@@ -297,7 +302,7 @@ class Worker:
     def run(self, case) -> Outcome:
         """Load ``case`` (a :class:`~signbench.testing.strategies.FuzzCase`) in the worker."""
         proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
-        frame = (self.memory_bytes, case.fmt, case.files, case.source, case.options)
+        frame = (self.memory_bytes, self.loader, case.fmt, case.files, case.source, case.options)
         try:
             _write_frame(proc.stdin.fileno(), frame)
             out = _read_frame(proc.stdout.fileno(), time.monotonic() + self.timeout_s + 5.0)

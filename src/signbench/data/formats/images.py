@@ -25,8 +25,7 @@ MAX_PIXELS = 8192 * 8192
 #: What Pillow may raise on damaged bytes (besides its own errors): its plugins parse headers with
 #: struct, index into tables and divide by header fields.
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
-                  KeyError, TypeError, ZeroDivisionError, OverflowError, Image.DecompressionBombWarning,
-                  Image.DecompressionBombError)
+                  KeyError, TypeError, ZeroDivisionError, OverflowError)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -60,6 +59,8 @@ def decode_image(
                     img = img.resize((tw, th), Image.Resampling.NEAREST)
     except DataError:
         raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise DataError(f"decompression bomb refused ({str(exc)[:200]})", path=path, where=where) from None
     except _DECODE_ERRORS as exc:
         raise DataError(f"corrupt or truncated image ({type(exc).__name__}: {str(exc)[:200]})", path=path,
                         where=where) from None
