@@ -37,6 +37,11 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool 
         else:
             os.link(tmp, path)  # fails if path exists: never replaces another run's file
             os.unlink(tmp)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
