@@ -160,6 +160,15 @@ def test_damaged_zip_is_a_data_error(tmp_path, damage):
     _rejects(p, "unreadable zip|corrupt member")
 
 
+def test_zip_member_with_an_empty_name(tmp_path):
+    """Was IndexError ("string index out of range" in ZipInfo.is_dir): zipfile cuts a name at its first
+    NUL byte, so a member called "\x00.png" has the name ""."""
+    p = tmp_path / "d.zip"
+    blob = _zip_bytes({"A/0.png": _png(), "A/1.png": _png()})
+    p.write_bytes(_patch(_patch(blob, b"PK\x01\x02", 46, b"\x00", which=1), b"PK\x03\x04", 30, b"\x00", which=1))
+    assert _rejects(p, "empty name").where == "member ''"
+
+
 def test_zip_errors_never_show_the_temporary_folder(tmp_path):
     p = tmp_path / "d.zip"
     p.write_bytes(_zip_bytes({"Train/A/0.png": _png(), "Test/A/1.png": _png()}))

@@ -83,6 +83,8 @@ def extract_zip(path: str | Path, target: str | Path, *, max_bytes: int = DEFAUL
         seen: dict[Path, str] = {}
         for info in infos:
             where = f"member {info.filename!r}"
+            if not info.filename.strip("/"):  # e.g. a name that starts with a NUL byte (zipfile cuts it there)
+                raise DataError("member with an empty name", path=archive, where=where)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise DataError("symbolic links are not extracted", path=archive, where=where)
