@@ -120,6 +120,14 @@ def test_jsonl_path_too_long_is_a_data_error(tmp_path):
     assert _rejects(p, "cannot read image file").where == "line 1"
 
 
+def test_jsonl_local_image_files_are_capped_like_downloads(tmp_path):
+    (tmp_path / "big.png").write_bytes(_png() + bytes(5000))
+    p = tmp_path / "d.jsonl"
+    p.write_text(json.dumps({"content": "big.png", "label": "a"}) + "\n")
+    assert _rejects(p, "over the 1000-byte cap", max_bytes=1000).where == "line 1"
+    assert len(load(p)) == 1
+
+
 def _zip_bytes(members: dict[str, bytes], method=zipfile.ZIP_STORED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", method) as zf:
@@ -422,6 +430,17 @@ def test_base64_json_label_with_no_images(tmp_path):
     assert _rejects(p, "empty list").where == "key 'b'"
     ds = load(p, on_error="skip")
     assert ds.class_names == ["a"] and ds.skipped[0].where == "key 'b'"
+
+
+def test_empty_labels_are_not_a_class(tmp_path):
+    uri = image_to_data_uri(_png())
+    p = tmp_path / "d.jsonl"
+    p.write_text("".join(json.dumps({"content": uri, "label": lab}) + "\n" for lab in ["a", " "]))
+    assert _rejects(p, "empty label").where == "line 2"
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"a": base64.b64encode(_png()).decode(), "": base64.b64encode(_png()).decode()}))
+    assert _rejects(p, "empty label").where == "key ''"
+    assert load(p, on_error="skip").class_names == ["a"]
 
 
 def test_jsonl_labels_mixing_integers_and_strings(tmp_path):

@@ -104,7 +104,11 @@ def _content_bytes(content, *, base: Path, path: str, where: str, timeout: float
         p = p if p.is_absolute() else base / p
         if not p.is_file():
             raise DataError(f"image file {content[:200]!r} not found", path=path, where=where)
-        return p.read_bytes()
+        with p.open("rb") as f:  # capped like a download: a path may name an endless file (/proc/...)
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise DataError(f"image file {content[:200]!r} is over the {max_bytes}-byte cap", path=path, where=where)
+        return data
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, unreadable
         raise DataError(f"cannot read image file {content[:200]!r} ({str(exc)[:200]})", path=path,
                         where=where) from None
@@ -183,6 +187,8 @@ def load_jsonl(
             label = obj["label"]
             if not isinstance(label, str | int) or isinstance(label, bool):
                 raise DataError(f"label must be a string or integer, got {label!r}", path=name, where=where)
+            if isinstance(label, str) and not label.strip():
+                raise DataError(f"empty label {label!r}", path=name, where=where)
             data = _content_bytes(
                 obj["content"], base=path.parent, path=name, where=where, timeout=timeout, max_bytes=max_bytes
             )
@@ -214,8 +220,8 @@ def load_base64_json(
         raise DataError(f"expected an object of label -> base64 image, got {type(obj).__name__}", path=name)
     images, labels, places, skipped = [], [], [], []
     for key, value in obj.items():
-        if isinstance(value, list) and not value:
-            reason = "an empty list: a label without images"
+        if not key.strip() or (isinstance(value, list) and not value):
+            reason = f"empty label {key!r}" if not key.strip() else "an empty list: a label without images"
             if on_error == "raise":
                 raise DataError(reason, path=name, where=f"key {key!r}")
             skipped.append(Skipped(name, f"key {key!r}", reason))
