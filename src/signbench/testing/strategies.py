@@ -301,6 +301,8 @@ def csv_texts(draw) -> tuple[bytes, dict, list[str]]:
             nbytes += 1
         elif op in ("field", "label") and rows:
             r = draw(st.integers(0, len(rows) - 1))
+            if not rows[r]:
+                rows[r].append("")
             c = 0 if op == "label" else draw(st.integers(0, len(rows[r]) - 1))
             tok = draw(st.sampled_from(CSV_TOKENS))
             rows[r][c] = tok
@@ -316,7 +318,7 @@ def csv_texts(draw) -> tuple[bytes, dict, list[str]]:
                 rows.insert(r, [""])
             elif what == "extra":
                 rows[r].append(draw(st.sampled_from(["0", "", "255"])))
-            elif what == "missing":
+            elif what == "missing" and len(rows[r]) > 1:
                 rows[r].pop()
             elif what == "empty":
                 rows[r] = [""] * len(rows[r])
