@@ -10,7 +10,13 @@ Labels. ``label_map="sign_mnist"`` maps Sign Language MNIST's raw labels 0-24 (n
 contiguous classes named A..Y without J; any other label is an error. ``label_map="sorted"`` makes
 one class per distinct label, sorted (numerically when every label is an integer), named by the
 label's text. ``"auto"`` (default) picks ``sign_mnist`` when the images are 28x28 and every label is
-an integer in 0-24 other than 9, else ``sorted``.
+an integer in 0-24 other than 9, else ``sorted``; text labels in a 28x28 file (one that otherwise looks
+like Sign Language MNIST) are an error unless ``label_map="sorted"`` is asked for.
+
+Nothing silently wrong: a label column must parse one way (a text label among integers, or an integer
+among text labels, is an error naming its line, not a class of its own), integer labels have at most
+``MAX_LABEL_DIGITS`` digits, labels may not differ only in case, the header's pixel columns are named,
+distinct and in order, and a file with no rows is an error unless ``allow_empty=True``.
 """
 
 from __future__ import annotations
@@ -78,7 +84,7 @@ def _header(data: bytes, path: str) -> tuple[int, int, bool, int]:
 
 
 def _check_pixel_names(names: list[str], path: str, where: str) -> None:
-    """Pixel columns must be unnamed-free and distinct; named ``pixel<k>``, they must count up from 0 or 1
+    """Pixel columns must all be named, and distinct; named ``pixel<k>``, they must count up from 0 or 1
     (a reordered header would silently transpose every image)."""
     for j, name in enumerate(names, start=2):
         if not name:
