@@ -147,6 +147,7 @@ class Run:
 
     def finish(self) -> int:
         self.until(lambda line: False)
+        self.proc.stdout.close()
         return self.proc.wait(timeout=3600)
 
 
