@@ -8,7 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_json", "dumps"]
+__all__ = ["atomic_write", "atomic_write_json", "dumps", "is_leftover"]
+
+#: atomic_write's temporary files: ``.<name>.<random>.tmp`` beside the target.
+_TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"
+
+
+def is_leftover(name: str) -> bool:
+    """Whether a file name is one of :func:`atomic_write`'s temporary files (what a killed writer leaves)."""
+    return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX) and name.count(".") >= 3
 
 
 def _umask() -> int:
@@ -25,7 +33,7 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -37,6 +45,11 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, overwrite: bool 
         else:
             os.link(tmp, path)  # fails if path exists: never replaces another run's file
             os.unlink(tmp)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # a failed write names no file: name ours
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

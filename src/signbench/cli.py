@@ -8,6 +8,7 @@ fix (bad path, bad data, no network) print one line on stderr and exit 2, never 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "results": "results",
     "tables": "tables",
     "fixtures": "fixtures",
+    "fuzz": "fuzz",
 }
 
 DESCRIPTION = (
@@ -37,6 +39,10 @@ EPILOG = (
     "Start with `signbench reproduce --quick` (every course stage at a small size, a few minutes) or "
     "`signbench reproduce` (the course's sizes). `signbench COMMAND --help` explains each command."
 )
+
+
+#: errno values that mean "no room to write": a full disk, a file-size limit, a quota.
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def _module(name: str):
@@ -66,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(_module(args.command).run(args) or 0)
     except (UserError, DataError, FileNotFoundError, PermissionError, ConnectionError, TimeoutError) as exc:
         print(f"signbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"signbench {args.command}: error: cannot write{where}: {exc.strerror} (the disk is full or a "
+              "file-size limit is reached; files written before are unchanged)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"signbench {args.command}: interrupted", file=sys.stderr)

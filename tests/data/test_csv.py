@@ -250,9 +250,15 @@ def test_trailing_blank_lines_keep_the_fast_path():
     npix, _, crlf, start = _header(data, "x")
     assert _fast_parse(data, start, npix, crlf) is not None
     assert len(parse_csv_bytes(data)) == 1
-    assert len(parse_csv_bytes(HEADER4 + b"\n\n")) == 0
+    assert len(parse_csv_bytes(HEADER4 + b"\n\n", allow_empty=True)) == 0
 
 
-def test_header_only_is_empty_dataset():
-    ds = parse_csv_bytes(HEADER4)
+def test_header_only_is_an_empty_dataset_only_when_asked(tmp_path):
+    ds = parse_csv_bytes(HEADER4, allow_empty=True)
     assert len(ds) == 0 and ds.images.shape == (0, 2, 2, 1)
+    p = tmp_path / "empty.csv"
+    p.write_bytes(HEADER4 + b"\n")
+    with pytest.raises(DataError, match="no images") as info:
+        load(p)
+    assert str(p) in str(info.value)
+    assert len(load(p, allow_empty=True)) == 0

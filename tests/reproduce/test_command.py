@@ -357,8 +357,9 @@ def test_mismatched_classes(tmp_path, capsys):
     d = tmp_path / "d"
     write_csv(d / "x_train.csv", per_class=2, seed=0)
     lines = write_csv(d / "x_test.csv", per_class=2, seed=1).read_text().splitlines()
-    # the test file names its classes by other labels: a different class list than train's letters
-    lines = [lines[0]] + [f"class{ln.split(',', 1)[0]}," + ln.split(",", 1)[1] for ln in lines[1:]]
+    # the test file names its classes by other labels (integers outside Sign Language MNIST's, so one class
+    # per label): a different class list than train's letters
+    lines = [lines[0]] + [f"{int(ln.split(',', 1)[0]) + 30}," + ln.split(",", 1)[1] for ln in lines[1:]]
     (d / "x_test.csv").write_text("\n".join(lines) + "\n")
     rc, _, err = _run(capsys, "--data", d, "--out", tmp_path / "r", "--until", "data")
     assert rc == 2

@@ -238,3 +238,21 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path):
     finally:
         os.umask(old)
     assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_write_cut_short_leaves_a_folder_that_resumes(tmp_path):
+    """A kill during the very first manifest write leaves only atomic_write's hidden temporary file; the
+    folder must still resume (it held "no signbench run" before), and leftovers are removed."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".manifest.json.k1ll3d.tmp").write_text('{"finger')  # what the kill left
+    calls = []
+    Runner(run, _stages(calls), _cfg(0), resume=True).run()
+    assert calls == ["a", "b", "c"] and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    (run / ".results.csv.x7y8z9.tmp").write_text("half")  # a later write cut short
+    Runner(run, _stages(calls), _cfg(0), resume=True).run()
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not ours")
+    with pytest.raises(RunError, match="holds no signbench run"):
+        Runner(tmp_path / "other", _stages([]), _cfg(0), resume=True).run()

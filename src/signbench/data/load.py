@@ -53,7 +53,7 @@ def _json_kind(p: Path) -> str:
         first = f.readline(1 << 20).strip()
     try:
         obj = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # invalid, too deep, a number too long to convert
         return "base64json"  # a multi-line JSON document (or junk: its loader names the error)
     return "jsonl" if isinstance(obj, dict) and "content" in obj else "base64json"
 
@@ -86,7 +86,8 @@ def load(source: str | Path, *, format: str | None = None, on_error: str = "rais
     """Load ``source`` into :class:`LabeledImages`. ``format`` overrides detection.
 
     ``on_error="skip"`` returns the good items and lists every bad one in ``.skipped``; the default
-    raises :class:`DataError` naming the file and the row / key / member. Other keyword options go
+    raises :class:`DataError` naming the file and the row / key / member. A load with no image left is
+    a DataError too unless ``allow_empty=True`` (every loader takes it). Other keyword options go
     to the format's loader: csv ``label_map``; image formats ``color_mode``, ``target_size``
     (folder also ``split``; JSON also ``class_names``); keras ``split``, ``label_mode``, ``cache_dir``.
     """

@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from signbench.errors import DataError
+
 __all__ = [
     "LabeledImages",
+    "check_class_names",
+    "require_images",
     "Skipped",
     "SIGN_LETTERS",
     "SIGN_RAW_LABELS",
@@ -91,3 +95,30 @@ class LabeledImages:
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=self.num_classes)
         return {name: int(c) for name, c in zip(self.class_names, counts, strict=True)}
+
+
+def require_images(ds: LabeledImages, allow_empty: bool = False) -> LabeledImages:
+    """``ds``, unless it holds no image and the caller did not ask for that (``allow_empty``): then a
+    :class:`DataError` naming the source (and, when every item was bad, the first bad one)."""
+    if len(ds) or allow_empty:
+        return ds
+    if ds.skipped:
+        first = ds.skipped[0]
+        raise DataError(
+            f"no images: all {len(ds.skipped)} items were bad (the first, {first.path} [{first.where}]: "
+            f"{first.reason}); pass allow_empty=True to accept an empty dataset", path=ds.source)
+    raise DataError("no images (pass allow_empty=True to accept an empty dataset)", path=ds.source)
+
+
+def check_class_names(names: list[str], *, path: str, what: str = "classes") -> None:
+    """Class names that differ only in case or surrounding spaces (``A`` and ``a``, ``cat`` and ``cat ``)
+    are a :class:`DataError`: one class spelled two ways (or two folders that merge on a case-insensitive
+    file system), never two classes by accident."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().casefold()
+        if key in seen:
+            raise DataError(
+                f"{what} {seen[key]!r} and {name!r} differ only in case or spaces: one class spelled two ways?",
+                path=path)
+        seen[key] = name

@@ -3,7 +3,7 @@
 Each stage writes into a hidden ``.partial-<name>/`` folder; only when the stage function returns is
 its ``done.json`` marker written there and the folder renamed to ``<name>/`` (one ``os.replace``,
 the commit point). So a stage folder is either complete or absent: a killed run leaves at most a
-``.partial-*`` folder, which the next start deletes. Files in the run folder itself (``manifest.json``,
+``.partial-*`` folder and the hidden temporary file of a cut-short write, which the next start deletes. Files in the run folder itself (``manifest.json``,
 the report) are written with :func:`atomic_write` (temporary file in the same folder, fsync, rename).
 
 ``resume=True`` skips every stage whose folder holds a ``done.json`` made with the same settings and
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from signbench.atomic import atomic_write_json
+from signbench.atomic import atomic_write_json, is_leftover
 from signbench.errors import UserError
 from signbench.reproduce.config import RunConfig
 
@@ -184,12 +184,16 @@ class Runner:
                     "rerun with the same settings to resume, or choose another --out"
                 )
         elif self.run_dir.is_dir() and any(
-            p.name != MANIFEST and not p.name.startswith(PARTIAL) for p in self.run_dir.iterdir()
+            p.name != MANIFEST and not p.name.startswith(PARTIAL) and not is_leftover(p.name)
+            for p in self.run_dir.iterdir()
         ):
             raise RunError(f"{self.run_dir} is not empty and holds no signbench run; choose another --out")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for p in self.run_dir.glob(PARTIAL + "*"):
             shutil.rmtree(p, ignore_errors=True)
+        for p in self.run_dir.iterdir():  # temporary files of writes a kill cut short
+            if p.is_file() and is_leftover(p.name):
+                p.unlink(missing_ok=True)
 
     def is_done(self, stage: Stage) -> bool:
         marker = self.run_dir / stage.name / DONE

@@ -163,8 +163,10 @@ class RunResult:
 
     def to_json(self, path: str | os.PathLike | None = None, **kwargs) -> str:
         text = json.dumps(self.to_dict(), indent=kwargs.pop("indent", 2), sort_keys=True, **kwargs)
-        if path is not None:
-            Path(path).write_text(text + "\n")
+        if path is not None:  # atomically: a reader sees the old file or the whole new one, never half
+            from signbench.atomic import atomic_write
+
+            atomic_write(path, text + "\n")
         return text
 
     @classmethod

@@ -10,7 +10,13 @@ Labels. ``label_map="sign_mnist"`` maps Sign Language MNIST's raw labels 0-24 (n
 contiguous classes named A..Y without J; any other label is an error. ``label_map="sorted"`` makes
 one class per distinct label, sorted (numerically when every label is an integer), named by the
 label's text. ``"auto"`` (default) picks ``sign_mnist`` when the images are 28x28 and every label is
-an integer in 0-24 other than 9, else ``sorted``.
+an integer in 0-24 other than 9, else ``sorted``; text labels in a 28x28 file (one that otherwise looks
+like Sign Language MNIST) are an error unless ``label_map="sorted"`` is asked for.
+
+Nothing silently wrong: a label column must parse one way (a text label among integers, or an integer
+among text labels, is an error naming its line, not a class of its own), integer labels have at most
+``MAX_LABEL_DIGITS`` digits, labels may not differ only in case, the header's pixel columns are named,
+distinct and in order, and a file with no rows is an error unless ``allow_empty=True``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from signbench.data.formats.raw import read_bytes
-from signbench.data.types import SIGN_LETTERS, SIGN_RAW_TO_INDEX, LabeledImages, Skipped
+from signbench.data.types import (
+    SIGN_LETTERS,
+    SIGN_RAW_TO_INDEX,
+    LabeledImages,
+    Skipped,
+    check_class_names,
+    require_images,
+)
 from signbench.errors import DataError
 from signbench.meta import available_cores
 
@@ -34,9 +47,12 @@ LABEL_MAPS = ("auto", "sign_mnist", "sorted")
 _COMMA, _LF, _CR = 44, 10, 13
 
 
-def load_csv(path: str | Path, *, label_map: str = "auto", on_error: str = "raise") -> LabeledImages:
+def load_csv(
+    path: str | Path, *, label_map: str = "auto", on_error: str = "raise", allow_empty: bool = False
+) -> LabeledImages:
     """Load a ``label,pixel...`` CSV file (gzip detected by its magic bytes)."""
-    return parse_csv_bytes(read_bytes(path), path=str(path), label_map=label_map, on_error=on_error)
+    return parse_csv_bytes(read_bytes(path), path=str(path), label_map=label_map, on_error=on_error,
+                           allow_empty=allow_empty)
 
 
 def _check_options(label_map: str, on_error: str) -> None:
@@ -56,23 +72,44 @@ def _header(data: bytes, path: str) -> tuple[int, int, bool, int]:
     crlf = end > start and data[end - 1] == _CR
     line = data[start : end - 1 if crlf else end]
     names = [n.strip().strip('"').strip() for n in line.decode("utf-8", "replace").split(",")]
+    where = "line 1 (header)"
     if names[0].lower() != "label":
-        raise DataError(
-            f"header must start with a 'label' column, got {names[0][:40]!r}", path=path, where="line 1 (header)"
-        )
+        raise DataError(f"header must start with a 'label' column, got {names[0][:40]!r}", path=path, where=where)
     npix = len(names) - 1
     side = math.isqrt(npix)
     if npix == 0 or side * side != npix:
-        raise DataError(
-            f"header has {npix} pixel columns, not a square image", path=path, where="line 1 (header)"
-        )
+        raise DataError(f"header has {npix} pixel columns, not a square image", path=path, where=where)
+    _check_pixel_names(names[1:], path, where)
     return npix, side, crlf, len(data) if nl < 0 else nl + 1
 
 
+def _check_pixel_names(names: list[str], path: str, where: str) -> None:
+    """Pixel columns must all be named, and distinct; named ``pixel<k>``, they must count up from 0 or 1
+    (a reordered header would silently transpose every image)."""
+    for j, name in enumerate(names, start=2):
+        if not name:
+            raise DataError(f"column {j} of the header has no name", path=path, where=where)
+    if len(set(names)) != len(names):
+        dup = next(n for i, n in enumerate(names) if n in names[:i])
+        raise DataError(f"column {dup[:40]!r} appears twice in the header", path=path, where=where)
+    numbers = [n[5:] for n in names if n.lower().startswith("pixel") and n[5:].isascii() and n[5:].isdigit()]
+    if len(numbers) == len(names):
+        first = int(numbers[0])
+        for j, k in enumerate(numbers):
+            if first not in (0, 1) or int(k) != first + j:
+                raise DataError(
+                    f"pixel columns out of order: column {j + 2} is {names[j][:40]!r}, expected "
+                    f"'pixel{(first if first in (0, 1) else 1) + j}'", path=path, where=where)
+
+
 def parse_csv_bytes(
-    data: bytes, *, path: str = "<bytes>", label_map: str = "auto", on_error: str = "raise"
+    data: bytes, *, path: str = "<bytes>", label_map: str = "auto", on_error: str = "raise",
+    allow_empty: bool = False,
 ) -> LabeledImages:
-    """Parse an (uncompressed) CSV held in memory. See the module docstring for the rules."""
+    """Parse an (uncompressed) CSV held in memory. See the module docstring for the rules.
+
+    A file with no rows (or none left after ``on_error="skip"``) is a :class:`DataError` unless
+    ``allow_empty=True``."""
     _check_options(label_map, on_error)
     npix, side, crlf, start = _header(data, path)
     fast = _fast_parse_chunks(data, start, npix, crlf)
@@ -92,7 +129,7 @@ def parse_csv_bytes(
     if label_skips:
         skipped = sorted(skipped + label_skips, key=lambda s: int(s.where.split()[1].rstrip(",")))
     images = pixels.reshape(-1, side, side, 1)
-    return LabeledImages(images, labels, class_names, source=path, skipped=skipped)
+    return require_images(LabeledImages(images, labels, class_names, source=path, skipped=skipped), allow_empty)
 
 
 # ----------------------------------------------------------------------------------------- fast path
@@ -226,7 +263,10 @@ def _fast_parse(
         row_starts = np.concatenate([[-1], seps[per_row - 1 :: per_row][:-1]]) + 1 + start
         label_ends = seps[::per_row] + start
         for i in np.flatnonzero(long_[:, 0]):
-            labels[i] = int(data[row_starts[i] : label_ends[i]])
+            text = data[row_starts[i] : label_ends[i]]
+            if len(text.lstrip(b"0")) > MAX_LABEL_DIGITS:  # not an int64: the exact path names the line
+                return None
+            labels[i] = int(text)
     return np.ascontiguousarray(pixels), labels
 
 
@@ -239,7 +279,7 @@ def _exact_line(lineno: int, line: bytes, npix: int, bad):
         bad(lineno, None, f"expected {nfields} fields (label + {npix} pixels), got {len(fields)}")
         return None
     stripped = [f.strip() for f in fields[1:]]
-    if b"".join(stripped).isdigit() and all(stripped):
+    if b"".join(stripped).isdigit() and all(stripped) and all(len(f.lstrip(b"0")) <= 3 for f in stripped):
         values = np.array([int(f) for f in stripped], dtype=np.int64)
         if values.max() <= 255:
             label = fields[0].strip().strip(b'"').strip()
@@ -257,15 +297,21 @@ def _exact_line(lineno: int, line: bytes, npix: int, bad):
             bad(lineno, f"pixel{j}", "empty pixel value")
             break
         if f[:1] == b"-" and f[1:].isdigit():
-            bad(lineno, f"pixel{j}", f"pixel value {f.decode()} outside 0-255")
+            bad(lineno, f"pixel{j}", f"pixel value {_short(f)} outside 0-255")
             break
         if not f.isdigit():
             bad(lineno, f"pixel{j}", f"non-numeric pixel value {f[:20].decode('utf-8', 'replace')!r}")
             break
-        if int(f) > 255:
-            bad(lineno, f"pixel{j}", f"pixel value {int(f)} outside 0-255")
+        if len(f.lstrip(b"0")) > 3 or int(f) > 255:
+            bad(lineno, f"pixel{j}", f"pixel value {_short(f)} outside 0-255")
             break
     return None
+
+
+def _short(digits: bytes) -> str:
+    """A numeric field for a message: whole up to 20 characters, else its start and length."""
+    text = digits.decode("ascii", "replace")
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} characters)"
 
 
 def _lines(data: bytes, start: int):
@@ -347,54 +393,111 @@ def _slow_parse(data: bytes, start: int, npix: int, path: str, on_error: str):
 
 
 # ---------------------------------------------------------------------------------------- labels
+#: Integer labels with more significant digits than this are refused (they do not fit an int64).
+MAX_LABEL_DIGITS = 18
+
+
 def _is_int(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _label_kind(text: str) -> str:
+    """"int", "text", or "huge" (an integer label too long for int64)."""
+    if not _is_int(text):
+        return "text"
+    return "huge" if len(text.lstrip("0")) > MAX_LABEL_DIGITS else "int"
+
+
+def _label_problems(texts: list[str], label_map: str) -> dict[int, str]:
+    """{row index: reason} for labels that cannot be classes: too-long integers, and (unless the map
+    is sign_mnist, which names each unknown label) the rows whose label does not parse the same way as
+    most of the column's (integers among text or text among integers: a malformed token must not
+    become a class of its own)."""
+    kinds = [_label_kind(t) for t in texts]
+    problems = {i: f"integer label {t[:20]}... has more than {MAX_LABEL_DIGITS} digits"
+                for i, (t, k) in enumerate(zip(texts, kinds, strict=True)) if k == "huge"}
+    if label_map == "sign_mnist":
+        return problems
+    ints = sum(k == "int" for k in kinds)
+    txt = sum(k == "text" for k in kinds)
+    if ints and txt:
+        first = next(k for k in kinds if k != "huge")
+        major = "int" if ints > txt or (ints == txt and first == "int") else "text"
+        for i, (t, k) in enumerate(zip(texts, kinds, strict=True)):
+            if k not in (major, "huge"):
+                problems[i] = (
+                    f"label {t[:40]!r} is {'text' if k == 'text' else 'an integer'} where the column's other "
+                    f"labels are {'integers' if major == 'int' else 'text'} ({ints} integer, {txt} text labels)"
+                )
+    return problems
+
+
 def _map_labels(raw, texts, lines, label_map, side, path, on_error):
-    """(labels int64, class names, keep mask or None, skipped) for integer (fast) or text (slow) labels."""
+    """(labels int64, class names, keep mask, skipped) for integer (fast) or text (slow) labels."""
     if raw is None:  # slow path: label texts with their line numbers
-        all_int = all(_is_int(t) for t in texts)
-        raw_arr = np.array([int(t) for t in texts], dtype=np.int64) if all_int else None
         line_of, text_of = (lambda i: lines[i]), (lambda i: texts[i])
+        problems = _label_problems(texts, label_map)
+        ok = [i for i in range(len(texts)) if i not in problems]
+        all_int = all(_is_int(texts[i]) for i in ok)
+        raw_arr = np.array([int(texts[i]) for i in ok], dtype=np.int64) if all_int else None
     else:  # fast path: it accepts no blank lines, so data row i is on line i + 2
-        all_int, raw_arr = True, raw
         line_of, text_of = (lambda i: int(i) + 2), (lambda i: str(int(raw[i])))
+        problems, ok, all_int, raw_arr = {}, None, True, raw
+    if problems and on_error == "raise":
+        i = min(problems)
+        raise DataError(problems[i], path=path, where=f"line {line_of(i)}, column label")
+    skips = [Skipped(path, f"line {line_of(i)}, column label", problems[i]) for i in sorted(problems)]
+    n = len(texts) if raw is None else raw.size
+    keep = np.ones(n, bool)
+    keep[list(problems)] = False
+    kept_texts = [texts[i] for i in ok] if raw is None else None
     if label_map == "auto":
-        looks_sign = side == 28 and all_int and (
-            raw_arr.size == 0 or (raw_arr.max() <= 24 and not np.any(raw_arr == 9))
-        )
-        label_map = "sign_mnist" if looks_sign else "sorted"
+        if all_int:
+            looks_sign = side == 28 and (raw_arr.size == 0 or (raw_arr.max() <= 24 and not np.any(raw_arr == 9)))
+            label_map = "sign_mnist" if looks_sign else "sorted"
+        elif side == 28:  # text labels in a file shaped like Sign Language MNIST: only when asked
+            i = ok[0]
+            raise DataError(
+                f"text label {texts[i][:40]!r} in a 28x28 file that otherwise looks like Sign Language MNIST; "
+                "pass label_map='sorted' to make one class per distinct label",
+                path=path, where=f"line {line_of(i)}, column label",
+            )
+        else:
+            label_map = "sorted"
     if label_map == "sign_mnist":
         if all_int:
             idx = np.where((raw_arr >= 0) & (raw_arr <= 24), SIGN_RAW_TO_INDEX[np.clip(raw_arr, 0, 255)], -1)
         else:
             idx = np.array(
-                [SIGN_RAW_TO_INDEX[int(t)] if _is_int(t) and int(t) <= 24 else -1 for t in texts], np.int64
+                [SIGN_RAW_TO_INDEX[int(t)] if _is_int(t) and len(t) < 4 and int(t) <= 24 else -1 for t in kept_texts],
+                np.int64,
             )
-        bad = np.flatnonzero(idx < 0)
+        rows = np.flatnonzero(keep)  # kept row -> its row index
+        bad = rows[np.flatnonzero(idx < 0)]
         if bad.size and on_error == "raise":
             i = int(bad[0])
             raise DataError(
-                f"unknown Sign Language MNIST label {text_of(i)!r} (expected 0-24 without 9)",
+                f"unknown Sign Language MNIST label {text_of(i)[:40]!r} (expected 0-24 without 9)",
                 path=path, where=f"line {line_of(i)}, column label",
             )
-        skips = [
-            Skipped(path, f"line {line_of(i)}, column label", f"unknown Sign Language MNIST label {text_of(i)!r}")
+        skips += [
+            Skipped(path, f"line {line_of(i)}, column label",
+                    f"unknown Sign Language MNIST label {text_of(i)[:40]!r}")
             for i in bad
         ]
-        keep = idx >= 0
-        return idx[keep].astype(np.int64), list(SIGN_LETTERS), keep, skips
+        keep[bad] = False
+        return idx[idx >= 0].astype(np.int64), list(SIGN_LETTERS), keep, skips
     # sorted: one class per distinct label
     if all_int:
         uniq, inv = np.unique(raw_arr, return_inverse=True)
         names = [str(int(u)) for u in uniq]
     else:
-        names = sorted(set(texts))
+        names = sorted(set(kept_texts))
+        check_class_names(names, path=path, what="labels")
         lookup = {n: i for i, n in enumerate(names)}
-        inv = np.array([lookup[t] for t in texts], dtype=np.int64)
+        inv = np.array([lookup[t] for t in kept_texts], dtype=np.int64)
     inv = np.asarray(inv, dtype=np.int64).reshape(-1)
-    return inv, names, np.ones(inv.size, bool), []
+    return inv, names, keep, skips
 
 
 # ---------------------------------------------------------------------------------------- writing

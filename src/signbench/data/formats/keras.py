@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signbench.data.types import LabeledImages
+from signbench.data.types import LabeledImages, require_images
 from signbench.errors import DataError
 
 __all__ = ["KERAS_DATASETS", "keras_cache_dir", "label_names", "load_keras", "load_keras_dataset"]
@@ -103,7 +103,8 @@ def load_keras_dataset(
     return LabeledImages(images, labels, names, source=where)
 
 
-def load_keras(source: str, *, on_error: str = "raise", **options) -> LabeledImages:
+def load_keras(source: str, *, on_error: str = "raise", allow_empty: bool = False, **options) -> LabeledImages:
     """``load("keras:cifar100", ...)``: :func:`load_keras_dataset` by its ``keras:`` name (a cached
-    batch is all or nothing, so ``on_error`` has nothing to skip)."""
-    return load_keras_dataset(str(source).removeprefix("keras:"), **options)
+    batch is all or nothing, so ``on_error`` has nothing to skip). An empty batch is a DataError
+    unless ``allow_empty``."""
+    return require_images(load_keras_dataset(str(source).removeprefix("keras:"), **options), allow_empty)
