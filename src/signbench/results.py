@@ -4,9 +4,12 @@
 ``results.csv``): a CSV with every column and a Markdown page with a title, notes and the columns a
 reader needs, both atomically. :func:`markdown_table` is the one Markdown table renderer.
 
-One row per measurement: date, git commit, device, backend, TF/Keras/LiteRT versions, threads,
-batch size, model, runtime, metric, value, unit, seed (plus rounds and a note, e.g. why a row was
-skipped). Every file is written atomically (a temporary file in the same folder, then ``os.replace``
+One row per measurement: date, git commit, device, backend, data ("real" Sign Language MNIST or
+"synthetic" images of its shapes), TF/Keras/LiteRT versions, threads, batch size, model, runtime,
+metric, value, unit, seed (plus rounds and a note, e.g. why a row was skipped). Rows on synthetic data
+are never compared with rows on the real data (:func:`compare` matches the data too). Runs stored
+before the ``data`` column existed ran on the real data only (every benchmark then needed the real
+CSVs), so a missing value reads as "real" (:func:`data_of`). Every file is written atomically (a temporary file in the same folder, then ``os.replace``
 or ``os.link``), so a killed run leaves no half-written file; raw files get unique names and are
 never replaced, so two runs cannot overwrite each other's raw data.
 
@@ -39,6 +42,7 @@ __all__ = [
     "COLUMNS",
     "compare",
     "csv_text",
+    "data_of",
     "load_raw_run",
     "load_rows",
     "markdown_table",
@@ -49,10 +53,12 @@ __all__ = [
 ]
 
 COLUMNS = [
-    "date", "git_commit", "device", "backend", "tensorflow", "keras", "litert", "threads",
+    "date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads",
     "batch_size", "model", "runtime", "metric", "value", "unit", "seed", "rounds", "note",
 ]
-_META = ["date", "git_commit", "device", "backend", "tensorflow", "keras", "litert", "threads", "seed"]
+_META = ["date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads", "seed"]
+#: The data a row was measured on (the ``data`` column).
+DATA_KINDS = ("real", "synthetic")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 PERCENTILES = (50, 90, 99)
 #: p90 / p99 rows only for benchmarks with at least this many rounds (else p50 alone).
@@ -72,6 +78,12 @@ def write_raw(output_json: dict, raw_dir: str | os.PathLike) -> Path:
     meta = output_json.get("signbench", {}).get("meta", {})
     path = Path(raw_dir) / f"{run_id(meta)}.json"
     return atomic_write(path, json.dumps(output_json, indent=1, default=str), overwrite=False)
+
+
+def data_of(row: dict) -> str:
+    """The ``data`` of a row (or of a run's metadata): "real" or "synthetic"; missing (a row stored
+    before the column existed, when every benchmark needed the real CSVs) reads as "real"."""
+    return str(row.get("data") or "real")
 
 
 def _percentile(data: list[float], q: float) -> float:
@@ -99,6 +111,7 @@ def rows_from_benchmark_json(output_json: dict) -> list[dict]:
         for key in ("threads", "seed"):
             if info.get(key) is not None:
                 r[key] = info[key]
+        r["data"] = data_of(info) if info.get("data") else data_of(meta)
         return r
 
     for bench in output_json.get("benchmarks", []):
@@ -201,13 +214,29 @@ def write_table(
 _SHOWN = ["model", "runtime", "batch_size", "threads", "metric", "value", "unit", "rounds", "note"]
 
 
+#: What a table of synthetic-data rows says under its metadata.
+SYNTHETIC_NOTE = (
+    "These rows ran on seeded synthetic images of the real data's shapes (28x28x1, 24 classes), the real "
+    "Sign Language MNIST being absent: latency and throughput only (accuracy rows are skipped rows), "
+    "never compared with rows on the real data."
+)
+
+
 def write_tables(rows: list[dict], results_dir: str | os.PathLike, name: str, *, command: str = "") -> list[Path]:
-    """A benchmark run's ``results_dir/name.csv`` and ``name.md`` (the run's metadata once on top)."""
+    """A benchmark run's ``results_dir/name.csv`` and ``name.md`` (the run's metadata once on top; the
+    data, real or synthetic, in the title too, and as a column of its own if a run ever mixes them)."""
     first = rows[0] if rows else {}
+    kinds = sorted({data_of(r) for r in rows})
+    shown = _SHOWN if len(kinds) <= 1 else ["data", *_SHOWN]
+    notes = [f"- {k}: {first.get(k, '')}" for k in _META if k != "data"] if rows else []
+    if rows:
+        notes.append(f"- data: {' and '.join(kinds)}")
+    if "synthetic" in kinds:
+        notes += ["", SYNTHETIC_NOTE]
     return write_table(
-        results_dir, name, rows, columns=COLUMNS, shown=_SHOWN, title=f"signbench results: {name}",
-        command=command, notes=[f"- {k}: {first.get(k, '')}" for k in _META] if rows else [],
-        md_rows=[[r.get(c, "") for c in _SHOWN] for r in rows],
+        results_dir, name, rows, columns=COLUMNS, shown=shown,
+        title=f"signbench results: {name}" + (f" ({' and '.join(kinds)} data)" if rows else ""),
+        command=command, notes=notes, md_rows=[[r.get(c, "") for c in shown] for r in rows],
     )
 
 
@@ -251,11 +280,15 @@ def direction(metric: str, unit: str) -> int:
 
 
 def _key(r: dict) -> tuple:
-    return (str(r.get("model", "")), str(r.get("runtime", "")), str(r.get("batch_size", "")), str(r.get("metric", "")))
+    return (str(r.get("model", "")), str(r.get("runtime", "")), str(r.get("batch_size", "")), str(r.get("metric", "")),
+            data_of(r))
 
 
 def compare(old_rows: list[dict], new_rows: list[dict], *, threshold: float = 0.10) -> list[dict]:
-    """Match rows by (model, runtime, batch size, metric); flag changes worse than ``threshold``."""
+    """Match rows by (model, runtime, batch size, metric, data); flag changes worse than ``threshold``.
+
+    A row on synthetic data never matches one on the real data (their numbers mean different things).
+    """
     old = {_key(r): r for r in old_rows}
     out = []
     for r in new_rows:
@@ -274,9 +307,10 @@ def compare(old_rows: list[dict], new_rows: list[dict], *, threshold: float = 0.
         out.append(
             {
                 "model": r.get("model", ""), "runtime": r.get("runtime", ""),
-                "batch_size": r.get("batch_size", ""), "metric": r.get("metric", ""),
+                "batch_size": r.get("batch_size", ""), "metric": r.get("metric", ""), "data": data_of(r),
                 "unit": r.get("unit", ""), "old": a, "new": b, "change": change,
                 "regression": bool(sign != 0 and worse > threshold),
             }
         )
     return out
+

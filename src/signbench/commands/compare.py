@@ -5,8 +5,8 @@ from __future__ import annotations
 HELP = "compare two benchmark runs (raw JSON or results CSV) and flag regressions"
 DESCRIPTION = (
     "Match the measurements of two benchmark runs (a raw JSON file under results/raw/ or a results CSV) "
-    "by model, runtime, batch size and metric, print the ones that got worse by more than --threshold, "
-    "and exit 1 when there is any."
+    "by model, runtime, batch size, metric and data, print the ones that got worse by more than --threshold, "
+    "and exit 1 when there is any. Rows on synthetic data are never compared with rows on the real data."
 )
 
 
@@ -22,13 +22,24 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from signbench.errors import UserError
-    from signbench.results import _fmt, compare, load_rows
+    from signbench.results import _fmt, compare, data_of, load_rows
 
     if args.threshold < 0:
         raise UserError(f"--threshold must be >= 0, got {args.threshold}")
-    table = compare(load_rows(args.old), load_rows(args.new), threshold=args.threshold)
+    old, new = load_rows(args.old), load_rows(args.new)
+    table = compare(old, new, threshold=args.threshold)
+    kinds = {"old": {data_of(r) for r in old}, "new": {data_of(r) for r in new}}
     if not table:
+        if old and new and not kinds["old"] & kinds["new"]:
+            raise UserError(
+                f"not compared: {args.old} holds rows on {' and '.join(sorted(kinds['old']))} data and {args.new} "
+                f"on {' and '.join(sorted(kinds['new']))} data; synthetic and real rows are never compared"
+            )
         raise UserError(f"no measurements in common between {args.old} and {args.new}")
+    for kind in sorted(kinds["new"] - kinds["old"]):
+        left = sum(data_of(r) == kind for r in new)
+        print(f"not compared: {left} row(s) of {args.new} on {kind} data ({args.old} has none; "
+              "synthetic and real rows are never compared)")
     flagged = [t for t in table if t["regression"]]
     for t in table if args.all else flagged:
         mark = "REGRESSION" if t["regression"] else "ok"
