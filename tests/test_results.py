@@ -323,6 +323,53 @@ def test_tables_say_synthetic_and_show_the_data_when_mixed(tmp_path):
     assert results.SYNTHETIC_NOTE in text and "(real and synthetic data)" in text
 
 
+def _summary_run(data: str) -> dict:
+    run = _with_data(_run_json(), data)
+    extra = json.loads(json.dumps(run["benchmarks"][0]))
+    extra["extra_info"]["runtime"] = "keras-call"
+    extra["stats"]["data"] = [x * 5 for x in extra["stats"]["data"]]  # slower than tflite-int8
+    big = json.loads(json.dumps(run["benchmarks"][0]))
+    big["extra_info"].update(batch_size=256, items_per_round=256)
+    run["benchmarks"] += [extra, big]
+    run["benchmarks"][1]["extra_info"]["runtime"] = "keras-fit"
+    run["benchmarks"][1]["extra_info"]["metrics"]["steady-state throughput"] = [1234.5, "samples/s"]
+    return run
+
+
+def test_summary_says_the_data_first_and_the_best_runtimes():
+    real = results.rows_from_benchmark_json(_summary_run("real"))
+    lines = results.summary_lines(real, where=["Raw run: x.json"], exitstatus=0)
+    text = "\n".join(lines)
+    assert lines[0] == "Raw run: x.json" and lines[2].startswith("Data: REAL")
+    best = next(ln for ln in lines if ln.strip().startswith("cnn") and "batch 1" in ln)
+    assert "batch 1 tflite-int8 1.5 ms p50" in best and "keras-call" not in best
+    assert "batch 256 tflite-int8 170,667 images/s" in best
+    assert "1,234 samples/s at batch 128" in text or "1,235 samples/s at batch 128" in text
+    assert "Skipped rows: 1" in text and "no compiler" in text and "exit status" not in text
+    synthetic = results.rows_from_benchmark_json(_summary_run("synthetic"))
+    text = "\n".join(results.summary_lines(synthetic, exitstatus=1))
+    assert "Data: SYNTHETIC" in text and "REAL" not in text and "pytest exit status 1" in text
+    # Real and synthetic rows are summarized apart, never ranked together.
+    both = results.summary_lines(real + synthetic)
+    assert sum(ln.startswith("Data: ") for ln in both) == 2
+    assert results.summary_lines([]) == ["No rows."]
+
+
+def test_summary_command(tmp_path, capsys):
+    run = _summary_run("synthetic")
+    run["signbench"].update(results_name="cpu_synthetic", exitstatus=0)
+    raw = results.write_raw(run, tmp_path / "results" / "raw")
+    assert main(["summary", str(raw)]) == 0
+    out = capsys.readouterr().out
+    assert f"Raw run: {raw}" in out and str(tmp_path / "results" / "cpu_synthetic.csv") in out
+    assert "Data: SYNTHETIC" in out and "Best inference runtime per model" in out
+    csv_path, _ = results.write_tables(results.rows_from_benchmark_json(run), tmp_path, "t")
+    assert main(["summary", str(csv_path)]) == 0
+    assert "Data: SYNTHETIC" in capsys.readouterr().out
+    assert main(["summary", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
 def test_synthetic_stand_in_has_the_real_shapes_and_is_seeded():
     from signbench.data.types import SIGN_LETTERS
     from signbench.testing.bench import SIGN_MNIST_ROWS, SMOKE_ROWS, synthetic_sign_data

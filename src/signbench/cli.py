@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "leakage": "leakage",
     "compare": "compare",
     "tables": "tables",
+    "summary": "summary",
     "fixtures": "fixtures",
 }
 

@@ -47,6 +47,7 @@ __all__ = [
     "load_rows",
     "markdown_table",
     "rows_from_benchmark_json",
+    "summary_lines",
     "write_raw",
     "write_table",
     "write_tables",
@@ -314,3 +315,127 @@ def compare(old_rows: list[dict], new_rows: list[dict], *, threshold: float = 0.
         )
     return out
 
+
+# -- the one-screen summary of a benchmark run -----------------------------------------------------
+
+#: The int8-parts benchmark's bare ``invoke`` (no input or output handling): a floor, not a runtime to pick.
+_NOT_A_RUNTIME = " invoke"
+#: Most skip reasons a summary lists (the rest are counted).
+_SUMMARY_REASONS = 5
+
+
+def _seconds(row: dict) -> float:
+    return float(row["value"]) * TIME_UNITS[str(row["unit"])]
+
+
+def _readable(value: float, unit: str = "") -> str:
+    """A number for the summary's prose: thousands separated, else 3 significant digits."""
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{text} {unit}".rstrip()
+
+
+def _duration(seconds: float) -> str:
+    for unit in ("s", "ms", "us"):
+        if seconds >= TIME_UNITS[unit] or unit == "us":
+            return _readable(seconds / TIME_UNITS[unit], unit)
+    raise AssertionError("unreachable")
+
+
+def _number(row: dict) -> float | None:
+    try:
+        value = float(row.get("value", ""))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _batch(row: dict) -> float:
+    try:
+        return float(row.get("batch_size", ""))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _data_lines(kind: str, rows: list[dict]) -> list[str]:
+    measured = [r for r in rows if _number(r) is not None]
+    skipped = [r for r in rows if str(r.get("note", "")).startswith("skipped")]
+    first = rows[0]
+    if kind == "synthetic":
+        head = ("Data: SYNTHETIC - seeded images of the real shapes (the real Sign Language MNIST was absent): "
+                "latency and throughput only, no accuracy; never compared with real-data rows.")
+    else:
+        head = "Data: REAL - the Sign Language MNIST CSVs."
+    lines = [head, f"Run: {first.get('device', '')}, backend {first.get('backend', '')}, "
+             f"commit {first.get('git_commit', '')}, {first.get('date', '')}; {len(rows)} rows "
+             f"({len(measured)} measured, {len(skipped)} skipped)."]
+
+    latency = [r for r in measured if str(r.get("metric")) == "latency p50" and str(r.get("unit")) in TIME_UNITS
+               and not str(r.get("runtime", "")).endswith(_NOT_A_RUNTIME)]
+    models = list(dict.fromkeys(str(r.get("model", "")) for r in latency))
+    if models:
+        lines += ["", "Best inference runtime per model (batch 1: lowest p50 latency; largest batch: most images/s):"]
+        for model in models:
+            mine = [r for r in latency if str(r.get("model")) == model]
+            cells = []
+            ones = [r for r in mine if _batch(r) == 1]
+            if ones:
+                best = min(ones, key=_seconds)
+                cells.append(f"batch 1 {best['runtime']} {_duration(_seconds(best))} p50")
+            largest = max((_batch(r) for r in mine if not math.isnan(_batch(r))), default=math.nan)
+            tput = [r for r in measured if str(r.get("model")) == model and _batch(r) == largest and largest > 1
+                    and str(r.get("metric")) == "throughput"
+                    and not str(r.get("runtime", "")).endswith(_NOT_A_RUNTIME)]
+            if tput:
+                best = max(tput, key=_number)
+                cells.append(f"batch {largest:g} {best['runtime']} {_readable(_number(best), best['unit'])}")
+            lines.append(f"  {model:<12} " + "; ".join(cells))
+
+    train = [r for r in measured if str(r.get("runtime", "")).startswith("keras-fit")
+             and str(r.get("unit", "")) == "samples/s"
+             and str(r.get("metric")) in ("steady-state throughput", "samples_per_s")]
+    models = list(dict.fromkeys(str(r.get("model", "")) for r in train))
+    if models:
+        lines += ["", "Training samples/s per model (keras-fit steady state; the speed study's best preset):"]
+        for model in models:
+            cells = []
+            plain = [r for r in train if str(r.get("model")) == model and r.get("metric") == "steady-state throughput"]
+            if plain:
+                best = max(plain, key=_number)
+                cells.append(f"{_readable(_number(best), 'samples/s')} at batch {best.get('batch_size', '')}")
+            presets = [r for r in train if str(r.get("model")) == model and r.get("metric") == "samples_per_s"]
+            if presets:
+                best = max(presets, key=_number)
+                cells.append(f"{_readable(_number(best), 'samples/s')} with {best['runtime'].removeprefix('keras-fit ')}")
+            lines.append(f"  {model:<12} " + "; ".join(cells))
+
+    if skipped:
+        reasons: dict[str, int] = {}
+        for r in skipped:
+            why = str(r["note"]).removeprefix("skipped: ").removeprefix("skipped")
+            reasons[why] = reasons.get(why, 0) + 1
+        lines += ["", f"Skipped rows: {len(skipped)}, by reason:"]
+        ranked = sorted(reasons.items(), key=lambda kv: -kv[1])
+        for why, count in ranked[:_SUMMARY_REASONS]:
+            lines.append(f"  {count:>4}  {why if len(why) <= 100 else why[:99] + '…'}")
+        if len(ranked) > _SUMMARY_REASONS:
+            rest = sum(c for _, c in ranked[_SUMMARY_REASONS:])
+            lines.append(f"  {rest:>4}  ({len(ranked) - _SUMMARY_REASONS} other reasons)")
+    return lines
+
+
+def summary_lines(rows: Sequence[dict], *, where: Sequence[str] = (), exitstatus: int | None = None) -> list[str]:
+    """One screen about a benchmark run's rows: whether they came from real or synthetic data (said
+    first, plainly), the run, the best inference runtime per model (lowest p50 latency at batch 1, most
+    items/s at the largest batch), training samples/s per model, and the skipped rows by reason.
+    ``where``: lines saying where the rows went; ``exitstatus``: pytest's, reported when not 0.
+    Rows of each data kind are summarized apart: nothing is ranked across real and synthetic rows."""
+    lines = [*where]
+    if exitstatus:
+        lines.append(f"pytest exit status {exitstatus}: some benchmarks failed or errored (their rows are missing).")
+    if not rows:
+        return [*lines, "No rows."]
+    for kind in sorted({data_of(r) for r in rows}, key=lambda k: (k != "real", k)):
+        if lines:
+            lines.append("")
+        lines += _data_lines(kind, [r for r in rows if data_of(r) == kind])
+    return lines
