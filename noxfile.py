@@ -19,11 +19,19 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The CI configurations users can copy (checked here, and against the README and this file by tests/test_docs.py).
+WORKFLOWS = [".github/workflows/tests.yml", ".github/workflows/bench.yml"]
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade)."""
-    session.install("ruff>=0.5")
+    """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade); check the GitHub workflows
+    against the workflow schema (check-jsonschema's vendored copy: no network) and audit them with
+    zizmor (offline: its audits that need GitHub's API are skipped)."""
+    session.install("ruff>=0.5", "check-jsonschema>=0.29", "zizmor>=1.0")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py", *session.posargs)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
+    session.run("zizmor", "--offline", *WORKFLOWS)
 
 
 @nox.session
