@@ -41,7 +41,7 @@ def _best(fn, repeats: int, clock=time.perf_counter) -> float:
 
 
 @pytest.fixture(scope="module")
-def train_csv_gz(bench_cfg, sign_data) -> tuple[bytes, int, str]:
+def train_csv_gz(bench_cfg, request) -> tuple[bytes, int, str]:
     """(gzipped train CSV, its rows, its name in the metric): the real file, or the synthetic train images
     written in the real file's format (CRLF, raw labels)."""
     if not bench_cfg.synthetic:
@@ -51,7 +51,7 @@ def train_csv_gz(bench_cfg, sign_data) -> tuple[bytes, int, str]:
     from signbench.data.formats.csv import to_csv_bytes
     from signbench.data.types import SIGN_RAW_LABELS
 
-    train, _ = sign_data
+    train, _ = request.getfixturevalue("sign_data")  # only here: the real file needs no parsed copy
     raw = to_csv_bytes(train.images, [SIGN_RAW_LABELS[i] for i in train.labels], crlf=True)
     return gzip.compress(raw, mtime=0), len(train), f"synthetic train, {len(raw) / 1e6:.0f} MB"
 
