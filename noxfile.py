@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
@@ -17,11 +19,19 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The CI configurations users can copy (checked here, and against the README and this file by tests/test_docs.py).
+WORKFLOWS = [".github/workflows/tests.yml", ".github/workflows/bench.yml"]
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade)."""
-    session.install("ruff>=0.5")
+    """Lint with ruff (errors, pyflakes, import order, bugbear, pyupgrade); check the GitHub workflows
+    against the workflow schema (check-jsonschema's vendored copy: no network) and audit them with
+    zizmor (offline: its audits that need GitHub's API are skipped)."""
+    session.install("ruff>=0.5", "check-jsonschema>=0.29", "zizmor>=1.0")
     session.run("ruff", "check", "src", "tests", "bench", "noxfile.py", *session.posargs)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
+    session.run("zizmor", "--offline", *WORKFLOWS)
 
 
 @nox.session
@@ -39,6 +49,7 @@ def docs(session: nox.Session) -> None:
 
 #: The benchmark run behind results/<name>.csv|md (raw JSON under results/raw/, never overwritten).
 BENCH_ARGS = ["-m", "pytest", "bench", "--benchmark-enable", "--results-dir", "results", "-m", "not slow"]
+RAW_DIR = Path("results") / "raw"
 
 
 def _install_for_bench(session: nox.Session, *extra: str) -> None:
@@ -46,14 +57,35 @@ def _install_for_bench(session: nox.Session, *extra: str) -> None:
         session.install("-e", ".[test]", *extra)
 
 
+def _run_bench(session: nox.Session, name: str, env: dict[str, str]) -> None:
+    """The benchmarks into results/, then where their rows went and `signbench summary` of them (real or
+    synthetic data, best runtime and training samples/s per model), also when some benchmarks failed."""
+    before = set(RAW_DIR.glob("*.json"))
+    failed = None
+    try:
+        session.run("python", *BENCH_ARGS, "--results-name", name, *session.posargs, env=env)
+    except CommandFailed as exc:
+        failed = exc
+    new = sorted(set(RAW_DIR.glob("*.json")) - before)
+    if not new:
+        session.log("signbench: no rows were written (see pytest's output above)")
+    for raw in new:
+        session.log(f"signbench: the rows went to {raw} and its tables (below)")
+        session.run("python", "-m", "signbench", "summary", str(raw), env=env)
+    if failed is not None:
+        session.error(f"the benchmark run failed ({failed}); see pytest's output and the summary above")
+
+
 @nox.session(name="bench-cpu", default=False)
 def bench_cpu(session: nox.Session) -> None:
-    """Benchmarks on this machine's CPU (GPUs hidden): results/raw/<run>.json + results/cpu.csv|md.
+    """Benchmarks on this machine's CPU (GPUs hidden): results/raw/<run>.json + results/cpu.csv|md
+    (cpu_synthetic.csv|md when the real data is absent and the rows ran on synthetic images), then
+    where the rows went and a one-screen summary.
 
     About 10 minutes on 2 idle cores. Extra arguments go to pytest (e.g. `-- -k cnn`).
     """
     _install_for_bench(session)
-    session.run("python", *BENCH_ARGS, "--results-name", "cpu", *session.posargs, env={"CUDA_VISIBLE_DEVICES": "-1"})
+    _run_bench(session, "cpu", {"CUDA_VISIBLE_DEVICES": "-1"})
 
 
 _GPU_CHECK = {
@@ -65,7 +97,8 @@ _GPU_INSTALL = {"tensorflow": "tensorflow[and-cuda]>=2.21,<2.22", "jax": "jax[cu
 
 @nox.session(name="bench-gpu", default=False)
 def bench_gpu(session: nox.Session) -> None:
-    """Benchmarks on a GPU, writing results/gpu.csv|md. The backend is $KERAS_BACKEND (default
+    """Benchmarks on a GPU, writing results/gpu.csv|md (gpu_synthetic.csv|md without the real data),
+    then where the rows went and a one-screen summary. The backend is $KERAS_BACKEND (default
     tensorflow: installs tensorflow[and-cuda]; jax: installs jax[cuda12], and the TFLite rows are
     skipped with the reason). Exits non-zero with a message when the backend sees no GPU; never
     runs on the CPU."""
@@ -83,7 +116,7 @@ def bench_gpu(session: nox.Session) -> None:
             f"bench-gpu: the {backend} backend sees no GPU; refusing to run the GPU benchmarks on the CPU. "
             "Check the driver / CUDA_VISIBLE_DEVICES, or run `nox -s bench-cpu`."
         )
-    session.run("python", *BENCH_ARGS, "--results-name", "gpu", *session.posargs, env=env)
+    _run_bench(session, "gpu", env)
 
 
 @nox.session(name="bench-compare", default=False)

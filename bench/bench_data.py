@@ -1,4 +1,4 @@
-"""Data-stage benchmarks on the real data: CSV parse time, and images/s of the two folder pipelines.
+"""Data-stage benchmarks: CSV parse time, and images/s of the two folder pipelines.
 
 * ``bench_csv_parse``: the real train CSV (83 MB uncompressed) parsed into uint8 arrays by
   ``signbench.data.formats.csv.parse_csv_bytes`` (decompression is set-up, timed separately). Same run,
@@ -7,6 +7,11 @@
 * ``bench_folder_pipeline``: one epoch over the same folder of real images (written as PNG to a tmp
   folder, 100 per class; smoke: 10 per class), through the course's ``ImageDataGenerator
   .flow_from_directory`` and through the tf.data path; images/s of each in the same run.
+
+Without the real CSVs both run on a file made from the synthetic stand-in (``sign_data``): a CSV of
+the synthetic train images (as many rows as the real one; smoke: 2,048), and a folder of its PNGs.
+Those rows say so (``data`` synthetic, "synthetic" in the metric or runtime): a synthetic CSV has
+other digits than the real one, so its parse time is never compared with the real CSV's.
 
 Run: ``python3 -m pytest bench/bench_data.py --benchmark-enable -p no:randomly`` (add
 ``--results-dir results`` to write the tables).
@@ -23,8 +28,7 @@ import numpy as np
 import pytest
 
 from signbench.data.locate import TRAIN_CSV
-
-pytestmark = pytest.mark.realdata
+from signbench.testing.bench import SIGN_MNIST_ROWS
 
 
 def _best(fn, repeats: int, clock=time.perf_counter) -> float:
@@ -36,10 +40,26 @@ def _best(fn, repeats: int, clock=time.perf_counter) -> float:
     return best
 
 
-def bench_csv_parse(benchmark, bench_cfg, realdata):
+@pytest.fixture(scope="module")
+def train_csv_gz(bench_cfg, request) -> tuple[bytes, int, str]:
+    """(gzipped train CSV, its rows, its name in the metric): the real file, or the synthetic train images
+    written in the real file's format (CRLF, raw labels)."""
+    if not bench_cfg.synthetic:
+        from signbench.data.locate import real_data_dir
+
+        return (real_data_dir() / TRAIN_CSV).read_bytes(), SIGN_MNIST_ROWS["train"], "train, 83 MB"
+    from signbench.data.formats.csv import to_csv_bytes
+    from signbench.data.types import SIGN_RAW_LABELS
+
+    train, _ = request.getfixturevalue("sign_data")  # only here: the real file needs no parsed copy
+    raw = to_csv_bytes(train.images, [SIGN_RAW_LABELS[i] for i in train.labels], crlf=True)
+    return gzip.compress(raw, mtime=0), len(train), f"synthetic train, {len(raw) / 1e6:.0f} MB"
+
+
+def bench_csv_parse(benchmark, bench_cfg, train_csv_gz):
     from signbench.data.formats.csv import parse_csv_bytes
 
-    gz = (realdata / TRAIN_CSV).read_bytes()
+    gz, n_rows, what = train_csv_gz
     raw = zlib.decompress(gz, 31)
     repeats = 1 if bench_cfg.smoke else 3
     metrics = {
@@ -53,11 +73,11 @@ def bench_csv_parse(benchmark, bench_cfg, realdata):
         import pandas as pd
 
         metrics["pandas read_csv (C engine)"] = [_best(lambda: pd.read_csv(io.BytesIO(raw), engine="c"), 1), "s"]
-    benchmark.extra_info.update(model="-", runtime="numpy", batch_size=None, metric="csv parse (train, 83 MB)",
-                                unit="s", items_per_round=27_455, items="rows", seed=bench_cfg.seed)
+    benchmark.extra_info.update(model="-", runtime="numpy", batch_size=None, metric=f"csv parse ({what})",
+                                unit="s", items_per_round=n_rows, items="rows", seed=bench_cfg.seed)
     ds = benchmark.pedantic(parse_csv_bytes, args=(raw,), kwargs={"label_map": "sign_mnist"},
                             rounds=1 if bench_cfg.smoke else 10, iterations=1, warmup_rounds=0 if bench_cfg.smoke else 1)
-    assert len(ds) == 27_455 and ds.num_classes == 24 and ds.images.shape[1:] == (28, 28, 1)
+    assert len(ds) == n_rows and ds.num_classes == 24 and ds.images.shape[1:] == (28, 28, 1)
     if not bench_cfg.smoke:
         parse = _best(lambda: parse_csv_bytes(raw, label_map="sign_mnist"), repeats)
         metrics["parse (best, same run)"] = [parse, "s"]
@@ -68,12 +88,12 @@ def bench_csv_parse(benchmark, bench_cfg, realdata):
 
 
 @pytest.fixture(scope="module")
-def image_folder(realdata, bench_cfg, tmp_path_factory):
-    """The first k real train images of each class as PNG under <tmp>/Test/<letter>/ (course layout)."""
-    from signbench.data import load_sign_mnist
+def image_folder(sign_data, bench_cfg, tmp_path_factory):
+    """The first k train images of each class (real, else synthetic) as PNG under <tmp>/Test/<letter>/
+    (course layout)."""
     from signbench.data.formats.folder import write_folder
 
-    ds = load_sign_mnist("train", realdata)
+    ds, _ = sign_data
     k = 10 if bench_cfg.smoke else 100
     pick = np.concatenate([np.flatnonzero(ds.labels == c)[:k] for c in range(ds.num_classes)])
     root = tmp_path_factory.mktemp("pipeline") / "Test"
@@ -104,7 +124,8 @@ def bench_folder_pipeline(benchmark, bench_cfg, image_folder, path):
     root, n = image_folder
     fn = {"image_data_generator": _epoch_generator, "tf_data": _epoch_tfdata}[path]
     other = {"image_data_generator": _epoch_tfdata, "tf_data": _epoch_generator}[path]
-    benchmark.extra_info.update(model="-", runtime=path, batch_size=128, metric="one epoch over the folder",
+    runtime = f"{path} (synthetic PNGs)" if bench_cfg.synthetic else path
+    benchmark.extra_info.update(model="-", runtime=runtime, batch_size=128, metric="one epoch over the folder",
                                 unit="s", items_per_round=n, items="images", seed=bench_cfg.seed)
     count = benchmark.pedantic(fn, args=(root,), rounds=1 if bench_cfg.smoke else 3, iterations=1,
                                warmup_rounds=0 if bench_cfg.smoke else 1)

@@ -19,7 +19,9 @@ numbers are honest. On a multi-host or multi-GPU run the same code is what scale
 
 Smoke mode (CI): tiny synthetic data, and only the 2-worker run (the tests cover correctness; the
 1-worker baseline and the speedups are measured by real runs only, to keep CI short). Real runs
-(``--benchmark-enable``) use the real training CSV:
+(``--benchmark-enable``) use the real training CSV, or, where it is absent, 4,096 seeded synthetic
+images of its shapes (28x28x1, 24 classes; ``signbench.distributed.data_parallel.synthetic_data``),
+and the rows say which (``data``):
 ``python3 -m pytest bench/bench_distributed.py --benchmark-enable -p no:randomly``.
 """
 
@@ -52,11 +54,21 @@ def _search(spec: SearchSpec, workers: int, project: str) -> dict:
     return {"summary": summary, "wall": wall, "span": max(ends) - min(begins)}
 
 
-def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
+#: The real data's shapes, for the synthetic stand-in of a real run without the CSVs.
+SYNTHETIC = {"n": 4096, "image_size": 28, "num_classes": 24}
+
+
+def _data_kind(bench_cfg) -> str:
+    """What this benchmark trains on: smoke runs always use tiny synthetic data."""
+    return "synthetic" if bench_cfg.smoke else bench_cfg.data
+
+
+def bench_distributed_tuning(benchmark, bench_cfg, tmp_path):
     if bench_cfg.smoke:
         data, trials, epochs = {"kind": "synthetic", "n": 48, "image_size": 8, "num_classes": 3}, 2, 1
+    elif bench_cfg.synthetic:
+        data, trials, epochs = {"kind": "synthetic", **SYNTHETIC}, 4, 2
     else:
-        request.getfixturevalue("realdata")  # skips with the reason when the CSVs are absent
         data, trials, epochs = {"kind": "sign_mnist", "n": 4096}, 4, 2
     spec = SearchSpec(directory=str(tmp_path), tuner="random", max_trials=trials, epochs=epochs,
                       batch_size=128, seed=bench_cfg.seed, data=data)
@@ -64,7 +76,7 @@ def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
     benchmark.extra_info.update(
         model="hypermodel", runtime="keras-tuner chief+2 workers", batch_size=spec.batch_size,
         metric="search wall time", unit="s", items_per_round=trials, items="trials", threads=_threads(2),
-        seed=bench_cfg.seed, data="synthetic" if bench_cfg.smoke else "real",
+        seed=bench_cfg.seed, data=_data_kind(bench_cfg),
     )
     two = benchmark.pedantic(_search, args=(spec, 2, "two_workers"), rounds=1, iterations=1)
     for run in (one, two) if one else (two,):
@@ -83,13 +95,15 @@ def bench_distributed_tuning(benchmark, bench_cfg, tmp_path, request):
     benchmark.extra_info["metrics"] = metrics
 
 
-def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
+def bench_multiworker_training(benchmark, bench_cfg, tmp_path):
     if bench_cfg.smoke:
         args = ["--n", "64", "--image-size", "8", "--num-classes", "3", "--global-batch", "16", "--epochs", "2"]
         model, batch = "baseline", 16
     else:
-        request.getfixturevalue("realdata")
-        args = ["--data", "sign_mnist", "--n", "4096", "--model", "cnn", "--global-batch", "128", "--epochs", "2"]
+        data = (["--data", "synthetic", "--n", str(SYNTHETIC["n"]), "--image-size", str(SYNTHETIC["image_size"]),
+                 "--num-classes", str(SYNTHETIC["num_classes"])] if bench_cfg.synthetic
+                else ["--data", "sign_mnist", "--n", "4096"])
+        args = [*data, "--model", "cnn", "--global-batch", "128", "--epochs", "2"]
         model, batch = "cnn", 128
     args += ["--seed", str(bench_cfg.seed)]
 
@@ -102,7 +116,7 @@ def bench_multiworker_training(benchmark, bench_cfg, tmp_path, request):
     benchmark.extra_info.update(
         model=model, runtime="MultiWorkerMirroredStrategy x2 (loopback)", batch_size=batch,
         metric="training run incl. start-up", unit="s", threads=_threads(2), seed=bench_cfg.seed,
-        data="synthetic" if bench_cfg.smoke else "real",
+        data=_data_kind(bench_cfg),
     )
     two = benchmark.pedantic(train, args=(2,), rounds=1, iterations=1)
     assert two["replicas"] == 2

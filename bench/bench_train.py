@@ -1,12 +1,13 @@
 """Training throughput per model (baseline, regularized, CNN, transfer head) on this device.
 
-One round is one epoch of ``fit`` on float arrays of real training images (8,192 images, batch 128;
+One round is one epoch of ``fit`` on float arrays of training images (8,192 images, batch 128;
 the transfer head, InceptionV3 to mixed7 at 150x150 with the backbone frozen: 256 images, batch 32),
 after one untimed batch that traces the train step. Steady-state samples/s come from per-batch
 timestamps (a callback), excluding each epoch's first batch; model FLOPs utilization (MFU) is
 training FLOPs per sample (``signbench.studies.flops``) x samples/s over the float32 matmul peak measured
 right before, in the same run. Checked after timing: the training loss went down (the loss on
-the training images, in inference mode, is below the untrained model's).
+the training images, in inference mode, is below the untrained model's). Without the real CSVs the
+images are the synthetic stand-in of the same shapes (``sign_data``); samples/s do not depend on them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The documentation: the README's size and its two set-up commands, the mkdocs site (docs/ plus the
-results/*.md tables) building in strict mode, and no hand-typed measurements in README.md, docs/*.md or
-results/README.md (measured numbers live in the tables under results/, next to the run that made them).
+results/*.md tables) building in strict mode, no hand-typed measurements in README.md, docs/*.md or
+results/README.md (measured numbers live in the tables under results/, next to the run that made them),
+and the CI configurations users copy (.github/workflows/): they run the README's test command and the
+noxfile's sessions, so the three cannot drift apart.
 
 Each check is a function returning its problems, and each is also run on text it must reject, so a
 check that can no longer fail is caught too.
@@ -8,13 +10,19 @@ check that can no longer fail is caught too.
 
 from __future__ import annotations
 
+import ast
+import copy
 import importlib.util
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from signbench.cli import COMMANDS
 
 README_MAX_CHARS = 10_000
 MAIN_JOB = "python3 -m pip install -e . && signbench reproduce"
@@ -186,3 +194,176 @@ def test_mkdocs_builds_strictly_with_the_results_tables(pytestconfig, tmp_path):
         assert (site / "results" / "index" / chart.name).is_file(), chart.name
         assert f"index/{chart.name}" in index_html
     assert not (site / "hooks.py").exists(), "the hook must not be published as a page asset"
+
+
+# -- the CI configurations -----------------------------------------------------------------------
+WORKFLOWS = {"tests": ".github/workflows/tests.yml", "bench": ".github/workflows/bench.yml"}
+#: Where one shell command ends and the next begins in a step's script (command substitutions included).
+SHELL_SEPARATORS = re.compile(r"&&|\|\||;|\||\$\(|\)")
+#: Shell words that may come before a command's program.
+SHELL_PREFIXES = {"if", "then", "else", "elif", "while", "until", "do", "!", "time", "exec", "{"}
+
+
+def nox_sessions(source: str) -> set[str]:
+    """The session names a noxfile defines (``@nox.session`` or ``@nox.session(name=...)``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for dec in node.decorator_list:
+            func = dec.func if isinstance(dec, ast.Call) else dec
+            if ast.unparse(func) != "nox.session":
+                continue
+            named = [k.value for k in getattr(dec, "keywords", []) if k.arg == "name"]
+            names.add(ast.literal_eval(named[0]) if named else node.name)
+    return names
+
+
+def _steps(workflow: dict) -> list[dict]:
+    return [step for job in (workflow.get("jobs") or {}).values() for step in job.get("steps") or []]
+
+
+def _commands(script: str) -> list[list[str]]:
+    """The simple commands of a step's shell script, as words (line continuations joined)."""
+    out = []
+    for line in script.replace("\\\n", " ").splitlines():
+        for part in SHELL_SEPARATORS.split(line.split(" #")[0]):
+            try:
+                words = shlex.split(part)
+            except ValueError:
+                words = part.split()
+            while words and (words[0] in SHELL_PREFIXES or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0])):
+                words = words[1:]  # VAR=value, or a keyword, before the program
+            if words:
+                out.append(words)
+    return out
+
+
+def workflow_problems(kind: str, workflow: dict, *, test_command: str, sessions: set[str]) -> list[str]:
+    """What is wrong with a workflow (``kind`` "tests" or "bench"): every pytest it runs is the README's
+    test command verbatim, every nox session and signbench command it names exists, and it has what its
+    kind needs (tests: Python 3.11 and 3.13 with the pip cache; bench: nox -s bench-gpu on a
+    self-hosted gpu runner, by hand and on a schedule, rows uploaded, the comparison in the job summary)."""
+    problems = []
+    triggers = workflow.get("on", workflow.get(True)) or {}  # YAML 1.1 reads a bare `on` as True
+    triggers = {triggers: None} if isinstance(triggers, str) else dict.fromkeys(triggers)
+    runs = [str(s["run"]) for s in _steps(workflow) if "run" in s]
+    uses = [str(s["uses"]).split("@")[0] for s in _steps(workflow) if "uses" in s]
+    nox_runs = []
+    for script in runs:
+        if "pytest" in script and script.strip() != test_command:
+            problems.append(f"runs pytest other than as the README's test command ({test_command}): {script!r}")
+        for words in _commands(script):
+            program = Path(words[0]).name
+            if program == "nox" or words[:3] in (["python", "-m", "nox"], ["python3", "-m", "nox"]):
+                named = [w for flag, w in zip(words, words[1:], strict=False) if flag in ("-s", "--session", "--sessions")]
+                if not named:
+                    problems.append(f"runs nox without naming a session: {' '.join(words)!r}")
+                problems += [f"runs nox session {n!r}, which the noxfile does not define" for n in named
+                             if n not in sessions]
+                nox_runs += named
+            if program == "signbench" and (len(words) < 2 or words[1] not in COMMANDS):
+                problems.append(f"runs a signbench command that does not exist: {' '.join(words)!r}")
+    if kind == "tests":
+        if test_command not in [r.strip() for r in runs]:
+            problems.append(f"no step runs the README's test command: {test_command}")
+        for name, job in (workflow.get("jobs") or {}).items():
+            versions = [str(v) for v in (job.get("strategy") or {}).get("matrix", {}).get("python-version", [])]
+            if not {"3.11", "3.13"} <= set(versions):
+                problems.append(f"job {name} does not test Python 3.11 and 3.13: {versions}")
+            setup = [s for s in job.get("steps") or [] if str(s.get("uses", "")).startswith("actions/setup-python@")]
+            if not any((s.get("with") or {}).get("cache") == "pip" for s in setup):
+                problems.append(f"job {name} does not set up Python with the pip cache")
+        if not {"push", "pull_request"} <= set(triggers):
+            problems.append(f"tests must run on push and pull_request, not only on {sorted(triggers)}")
+    if kind == "bench":
+        if "bench-gpu" not in nox_runs:
+            problems.append("no step runs `nox -s bench-gpu`")
+        for name, job in (workflow.get("jobs") or {}).items():
+            labels = job.get("runs-on")
+            labels = [labels] if isinstance(labels, str) else list(labels or [])
+            if not {"self-hosted", "gpu"} <= set(labels):
+                problems.append(f"job {name} must run on a self-hosted runner labelled gpu, not {labels}")
+        if not {"workflow_dispatch", "schedule"} <= set(triggers):
+            problems.append(f"bench must run by hand and on a schedule, not only on {sorted(triggers)}")
+        if "actions/upload-artifact" not in uses:
+            problems.append("the raw JSON and tables are not uploaded (actions/upload-artifact)")
+        if not any("GITHUB_STEP_SUMMARY" in r and "signbench compare" in r for r in runs):
+            problems.append("no step writes `signbench compare` with the last committed run into the job summary")
+    return problems
+
+
+def _workflow(pytestconfig, kind: str) -> dict:
+    path = _root(pytestconfig) / WORKFLOWS[kind]
+    assert path.is_file(), f"{path} is missing"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _sessions(pytestconfig) -> set[str]:
+    return nox_sessions((_root(pytestconfig) / "noxfile.py").read_text(encoding="utf-8"))
+
+
+def test_the_session_finder_sees_the_noxfile(pytestconfig):
+    assert {"tests", "lint", "docs", "bench-cpu", "bench-gpu"} <= _sessions(pytestconfig)
+
+
+@pytest.mark.parametrize("kind", sorted(WORKFLOWS))
+def test_workflows_run_the_readmes_and_the_noxfiles_commands(pytestconfig, kind):
+    problems = workflow_problems(kind, _workflow(pytestconfig, kind), test_command=TESTS,
+                                 sessions=_sessions(pytestconfig))
+    assert problems == []
+
+
+def test_lint_checks_every_workflow(pytestconfig):
+    """`nox -s lint` runs the workflow schema and zizmor over exactly the workflows that exist."""
+    root = _root(pytestconfig)
+    source = (root / "noxfile.py").read_text(encoding="utf-8")
+    listed = next(ast.literal_eval(n.value) for n in ast.walk(ast.parse(source))
+                  if isinstance(n, ast.Assign) and [ast.unparse(t) for t in n.targets] == ["WORKFLOWS"])
+    assert sorted(listed) == sorted(str(p.relative_to(root)) for p in (root / ".github" / "workflows").glob("*.y*ml"))
+    assert sorted(listed) == sorted(WORKFLOWS.values())
+    assert '"check-jsonschema", "--builtin-schema", "vendor.github-workflows"' in source
+    assert '"zizmor", "--offline"' in source
+
+
+def _edit(workflow: dict, change) -> dict:
+    w = copy.deepcopy(workflow)
+    change(w)
+    return w
+
+
+def _set_run(w: dict, old: str, new: str) -> None:
+    for step in _steps(w):
+        if "run" in step and old in step["run"]:
+            step["run"] = step["run"].replace(old, new)
+
+
+def _job(w: dict) -> dict:
+    return next(iter(w["jobs"].values()))
+
+
+BAD_WORKFLOWS = [
+    ("tests", "pytest-changed", lambda w: _set_run(w, "python3 -m pytest", "python3 -m pytest -x")),
+    ("tests", "no-3.13", lambda w: _job(w)["strategy"]["matrix"].update({"python-version": ["3.11"]})),
+    ("tests", "no-pip-cache", lambda w: [s.get("with", {}).pop("cache", None) for s in _job(w)["steps"]]),
+    ("tests", "no-pull-request", lambda w: w.pop(True if True in w else "on") and w.update({"on": ["push"]})),
+    ("tests", "unknown-session", lambda w: _job(w)["steps"].append({"run": "nox -s testz"})),
+    ("bench", "unknown-session", lambda w: _set_run(w, "nox -s bench-gpu", "nox -s bench-gpus")),
+    ("bench", "unknown-command", lambda w: _set_run(w, "signbench compare", "signbench comparer")),
+    ("bench", "hosted-runner", lambda w: _job(w).update({"runs-on": "ubuntu-latest"})),
+    ("bench", "no-schedule", lambda w: w.pop(True if True in w else "on") and w.update({"on": ["workflow_dispatch"]})),
+    ("bench", "no-upload", lambda w: _job(w).update(
+        steps=[s for s in _job(w)["steps"] if "upload-artifact" not in str(s.get("uses", ""))])),
+    ("bench", "no-summary", lambda w: _set_run(w, "GITHUB_STEP_SUMMARY", "SOMEWHERE_ELSE")),
+    ("bench", "pytest-directly", lambda w: _job(w)["steps"].append({"run": "python3 -m pytest bench"})),
+    ("bench", "unknown-command-substituted", lambda w: _job(w)["steps"].append(
+        {"run": 'x=$(signbench sumary "$raw")\nif signbench comapre a b; then echo; fi'})),
+]
+
+
+@pytest.mark.parametrize(("kind", "change"), [pytest.param(k, c, id=f"{k}-{i}") for k, i, c in BAD_WORKFLOWS])
+def test_workflow_check_rejects(pytestconfig, kind, change):
+    sessions = _sessions(pytestconfig)
+    good = _workflow(pytestconfig, kind)
+    assert workflow_problems(kind, good, test_command=TESTS, sessions=sessions) == []
+    assert workflow_problems(kind, _edit(good, change), test_command=TESTS, sessions=sessions) != []

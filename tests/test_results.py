@@ -16,6 +16,7 @@ import pytest
 from signbench import results
 from signbench.cli import main
 from signbench.review import history
+from signbench.testing.bench import ACCURACY_SKIPPED
 
 META = {
     "date": "2026-11-26T21:00:00+00:00", "git_commit": "abc123", "device": "AMD EPYC", "backend": "tensorflow",
@@ -184,33 +185,69 @@ def bench_tiny(benchmark):
 
 def bench_absent(benchmark):
     pytest.skip("no such device here")
+
+def bench_accuracy(benchmark, bench_cfg):
+    benchmark.extra_info.update(model="m", runtime="fit", batch_size=8, metric="epoch", unit="s")
+    benchmark.pedantic(sum, args=(range(10),), rounds=3, iterations=1)
+    benchmark.extra_info["metrics"] = {"speedup": [2.0, "x"],
+                                       **bench_cfg.accuracy(benchmark, {"test_acc": [0.5, "fraction"]})}
 '''
 
 
-def test_conftest_writes_raw_and_tables_end_to_end(tmp_path):
-    """A real pytest-benchmark run through signbench.testing.bench: raw JSON with every round, tables."""
+def _data_dir(tmp_path, data: str) -> Path:
+    """A $SIGNBENCH_DATA_DIR where the real train CSV is (a stand-in file: the tiny benchmarks never read
+    it) or is not."""
+    from signbench.data.locate import DATA_SUBDIR, TRAIN_CSV
+
+    d = tmp_path / f"data-{data}"
+    (d / DATA_SUBDIR).mkdir(parents=True)
+    if data == "real":
+        (d / DATA_SUBDIR / TRAIN_CSV).write_bytes(b"")
+    return d
+
+
+@pytest.mark.parametrize("data", ["real", "synthetic"])
+def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
+    """A real pytest-benchmark run through signbench.testing.bench: raw JSON with every round, tables; with
+    the real data absent, the rows say synthetic, the tables get their own name and accuracy is skipped."""
     (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
            "--benchmark-enable",
            "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (raw,) = (tmp_path / "out" / "raw").glob("*.json")
     run = json.loads(raw.read_text())
     assert len(run["benchmarks"][0]["stats"]["data"]) == 150
+    assert run["signbench"]["meta"]["data"] == data
     extra = results.write_raw(run, raw.parent)
     assert extra != raw  # a second run gets its own raw file
     extra.unlink()
-    rows = list(csv.DictReader((tmp_path / "out" / "cpu.csv").read_text().splitlines()))
+    name = "cpu" if data == "real" else "cpu_synthetic"
+    assert run["signbench"]["results_name"] == name
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.*")) == sorted([f"{name}.csv", f"{name}.md", "history.csv"])
+    rows = list(csv.DictReader((tmp_path / "out" / f"{name}.csv").read_text().splitlines()))
     by = {(r["runtime"], r["metric"]): r for r in rows}
     p99 = np.percentile(run["benchmarks"][0]["stats"]["data"], 99) * 1e6
     assert float(by[("python", "latency p99")]["value"]) == pytest.approx(p99, rel=1e-9)
     assert by[("python", "answer")]["value"] == "42" and by[("python", "answer")]["unit"] == "things"
     assert by[("", "skipped")]["note"] == "skipped: no such device here"
     assert by[("python", "latency p50")]["git_commit"] and by[("python", "latency p50")]["tensorflow"]
-    assert (tmp_path / "out" / "cpu.md").read_text().startswith("# signbench results: cpu")
+    assert {r["data"] for r in rows} == {data}
+    assert by[("fit", "speedup")]["value"] == "2.0"
+    if data == "real":
+        assert by[("fit", "test_acc")]["value"] == "0.5"
+    else:  # accuracy on synthetic images means nothing: a skipped row saying why, on the benchmark's row key
+        acc = by[("fit", "test_acc")]
+        assert acc["value"] == "" and acc["note"] == f"skipped: {ACCURACY_SKIPPED}" and acc["model"] == "m"
+        assert acc["batch_size"] == "8"
+    md = (tmp_path / "out" / f"{name}.md").read_text()
+    assert md.startswith(f"# signbench results: {name} ({data} data)")
+    assert (results.SYNTHETIC_NOTE in md) == (data == "synthetic")
+    assert f"signbench: {len(rows)} rows on {data} data" in proc.stdout
     assert not list((tmp_path / "out").glob(".*.tmp"))
     # one history row per benchmark with rounds, the median of the raw rounds, data kind stamped
     (hist,) = history.read(tmp_path / "out" / "history.csv")
@@ -237,3 +274,133 @@ def test_smoke_run_writes_nothing(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not Path(tmp_path / "out").exists()  # no raw file, no table, no history row
+
+
+@pytest.mark.parametrize("data", ["real", "synthetic"])
+def test_report_header_and_data_kind_follow_the_real_data(tmp_path, monkeypatch, data):
+    from signbench.testing import bench
+
+    monkeypatch.setenv("SIGNBENCH_DATA_DIR", str(_data_dir(tmp_path, data)))
+    assert bench.data_kind() == data
+    (line,) = bench.pytest_report_header(None)
+    assert f"data {data}" in line
+    if data == "synthetic":
+        assert str(tmp_path / f"data-{data}") in line  # where the real data was looked for
+
+
+def _with_data(run: dict, data: str | None) -> dict:
+    run = json.loads(json.dumps(run))
+    if data is None:
+        run["signbench"]["meta"].pop("data", None)
+    else:
+        run["signbench"]["meta"]["data"] = data
+    return run
+
+
+def test_rows_record_the_data_and_old_runs_read_as_real():
+    assert {r["data"] for r in results.rows_from_benchmark_json(_with_data(_run_json(), "synthetic"))} == {"synthetic"}
+    # Stored before the column existed (every benchmark then needed the real CSVs): real.
+    assert {r["data"] for r in results.rows_from_benchmark_json(_with_data(_run_json(), None))} == {"real"}
+    run = _with_data(_run_json(), "real")
+    run["benchmarks"][1]["extra_info"]["data"] = "synthetic"  # a benchmark that says what it trained on
+    by = {r["runtime"]: r["data"] for r in results.rows_from_benchmark_json(run) if r["note"] == ""}
+    assert by == {"tflite-int8": "real", "keras-fit": "synthetic"}
+    assert results.data_of({}) == "real" and results.data_of({"data": ""}) == "real"
+
+
+def test_tables_say_synthetic_and_show_the_data_when_mixed(tmp_path):
+    rows = results.rows_from_benchmark_json(_with_data(_run_json(), "synthetic"))
+    _, md = results.write_tables(rows, tmp_path, "cpu_synthetic")
+    text = md.read_text()
+    assert text.startswith("# signbench results: cpu_synthetic (synthetic data)")
+    assert results.SYNTHETIC_NOTE in text and "- data: synthetic" in text
+    assert "| data |" not in text
+    real = results.rows_from_benchmark_json(_with_data(_run_json(), "real"))
+    _, md = results.write_tables(real + rows, tmp_path, "mixed")
+    text = md.read_text()
+    assert "| data | model |" in text and "| real | cnn |" in text and "| synthetic | cnn |" in text
+    assert results.SYNTHETIC_NOTE in text and "(real and synthetic data)" in text
+
+
+def _summary_run(data: str) -> dict:
+    run = _with_data(_run_json(), data)
+    extra = json.loads(json.dumps(run["benchmarks"][0]))
+    extra["extra_info"]["runtime"] = "keras-call"
+    extra["stats"]["data"] = [x * 5 for x in extra["stats"]["data"]]  # slower than tflite-int8
+    big = json.loads(json.dumps(run["benchmarks"][0]))
+    big["extra_info"].update(batch_size=256, items_per_round=256)
+    run["benchmarks"] += [extra, big]
+    run["benchmarks"][1]["extra_info"]["runtime"] = "keras-fit"
+    run["benchmarks"][1]["extra_info"]["metrics"]["steady-state throughput"] = [1234.5, "samples/s"]
+    return run
+
+
+def test_summary_says_the_data_first_and_the_best_runtimes():
+    real = results.rows_from_benchmark_json(_summary_run("real"))
+    lines = results.summary_lines(real, where=["Raw run: x.json"], exitstatus=0)
+    text = "\n".join(lines)
+    assert lines[0] == "Raw run: x.json" and lines[2].startswith("Data: REAL")
+    best = next(ln for ln in lines if ln.strip().startswith("cnn") and "batch 1" in ln)
+    assert "batch 1 tflite-int8 1.5 ms p50" in best and "keras-call" not in best
+    assert "batch 256 tflite-int8 170,667 images/s" in best
+    assert "1,234 samples/s at batch 128" in text or "1,235 samples/s at batch 128" in text
+    assert "Skipped rows: 1" in text and "no compiler" in text and "exit status" not in text
+    synthetic = results.rows_from_benchmark_json(_summary_run("synthetic"))
+    text = "\n".join(results.summary_lines(synthetic, exitstatus=1))
+    assert "Data: SYNTHETIC" in text and "REAL" not in text and "pytest exit status 1" in text
+    # Real and synthetic rows are summarized apart, never ranked together.
+    both = results.summary_lines(real + synthetic)
+    assert sum(ln.startswith("Data: ") for ln in both) == 2
+    assert results.summary_lines([]) == ["No rows."]
+
+
+def test_summary_command(tmp_path, capsys):
+    run = _summary_run("synthetic")
+    run["signbench"].update(results_name="cpu_synthetic", exitstatus=0)
+    raw = results.write_raw(run, tmp_path / "results" / "raw")
+    assert main(["summary", str(raw)]) == 0
+    out = capsys.readouterr().out
+    assert f"Raw run: {raw}" in out and str(tmp_path / "results" / "cpu_synthetic.csv") in out
+    assert "Data: SYNTHETIC" in out and "Best inference runtime per model" in out
+    csv_path, _ = results.write_tables(results.rows_from_benchmark_json(run), tmp_path, "t")
+    assert main(["summary", str(csv_path)]) == 0
+    assert "Data: SYNTHETIC" in capsys.readouterr().out
+    assert main(["summary", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
+def test_synthetic_stand_in_has_the_real_shapes_and_is_seeded():
+    from signbench.data.types import SIGN_LETTERS
+    from signbench.testing.bench import SIGN_MNIST_ROWS, SMOKE_ROWS, synthetic_sign_data
+
+    train, test = synthetic_sign_data(0, SMOKE_ROWS)
+    assert (len(train), len(test)) == (SMOKE_ROWS["train"], SMOKE_ROWS["test"])
+    for ds in (train, test):
+        assert ds.images.shape[1:] == (28, 28, 1) and ds.images.dtype == np.uint8
+        assert ds.class_names == SIGN_LETTERS and set(ds.labels.tolist()) == set(range(24))
+    again, _ = synthetic_sign_data(0, SMOKE_ROWS)
+    other, _ = synthetic_sign_data(1, SMOKE_ROWS)
+    assert np.array_equal(train.images, again.images) and not np.array_equal(train.images, other.images)
+    assert not np.array_equal(train.images[: len(test)], test.images)
+    assert SIGN_MNIST_ROWS == {"train": 27_455, "test": 7_172}
+
+
+class _FakeBenchmark:
+    def __init__(self):
+        self.extra_info = {"model": "cnn", "runtime": "keras-fit", "batch_size": 128}
+        self.fullname = "bench/bench_speed.py::bench_x"
+
+
+@pytest.mark.parametrize("data", ["real", "synthetic"])
+def test_accuracy_is_kept_on_real_data_and_a_skipped_row_on_synthetic(data):
+    from signbench.testing.bench import ACCURACY_SKIPPED, BenchConfig
+
+    cfg = BenchConfig(smoke=False, seed=0, budget_s=1.0, litert_threads=None, data=data, skipped=[])
+    acc = {"test_acc": [0.9, "fraction"], "test_acc_diff": [0.01, "fraction"]}
+    kept = cfg.accuracy(_FakeBenchmark(), acc)
+    if data == "real":
+        assert kept == acc and cfg.skipped == []
+    else:
+        assert kept == {} and [s["metric"] for s in cfg.skipped] == ["test_acc", "test_acc_diff"]
+        assert all(s["reason"] == ACCURACY_SKIPPED and s["model"] == "cnn" and s["batch_size"] == 128
+                   and s["test"] == "bench/bench_speed.py::bench_x" for s in cfg.skipped)

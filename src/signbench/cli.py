@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "compare": "compare",
     "results": "results",
     "tables": "tables",
+    "summary": "summary",
     "fixtures": "fixtures",
     "fuzz": "fuzz",
 }

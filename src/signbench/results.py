@@ -5,9 +5,12 @@ their raw rounds by :mod:`signbench.review.regress`.)
 ``results.csv``): a CSV with every column and a Markdown page with a title, notes and the columns a
 reader needs, both atomically. :func:`markdown_table` is the one Markdown table renderer.
 
-One row per measurement: date, git commit, device, backend, TF/Keras/LiteRT versions, threads,
-batch size, model, runtime, metric, value, unit, seed (plus rounds and a note, e.g. why a row was
-skipped). Every file is written atomically (a temporary file in the same folder, then ``os.replace``
+One row per measurement: date, git commit, device, backend, data ("real" Sign Language MNIST or
+"synthetic" images of its shapes), TF/Keras/LiteRT versions, threads, batch size, model, runtime,
+metric, value, unit, seed (plus rounds and a note, e.g. why a row was skipped). Rows on synthetic data
+are never compared with rows on the real data (:func:`compare` matches the data too). Runs stored
+before the ``data`` column existed ran on the real data only (every benchmark then needed the real
+CSVs), so a missing value reads as "real" (:func:`data_of`). Every file is written atomically (a temporary file in the same folder, then ``os.replace``
 or ``os.link``), so a killed run leaves no half-written file; raw files get unique names and are
 never replaced, so two runs cannot overwrite each other's raw data.
 
@@ -39,20 +42,24 @@ from signbench.errors import DataError
 __all__ = [
     "COLUMNS",
     "csv_text",
+    "data_of",
     "load_raw_run",
     "load_rows",
     "markdown_table",
     "rows_from_benchmark_json",
+    "summary_lines",
     "write_raw",
     "write_table",
     "write_tables",
 ]
 
 COLUMNS = [
-    "date", "git_commit", "device", "backend", "tensorflow", "keras", "litert", "threads",
+    "date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads",
     "batch_size", "model", "runtime", "metric", "value", "unit", "seed", "rounds", "note",
 ]
-_META = ["date", "git_commit", "device", "backend", "tensorflow", "keras", "litert", "threads", "seed"]
+_META = ["date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads", "seed"]
+#: The data a row was measured on (the ``data`` column).
+DATA_KINDS = ("real", "synthetic")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 PERCENTILES = (50, 90, 99)
 #: p90 / p99 rows only for benchmarks with at least this many rounds (else p50 alone).
@@ -72,6 +79,12 @@ def write_raw(output_json: dict, raw_dir: str | os.PathLike) -> Path:
     meta = output_json.get("signbench", {}).get("meta", {})
     path = Path(raw_dir) / f"{run_id(meta)}.json"
     return atomic_write(path, json.dumps(output_json, indent=1, default=str), overwrite=False)
+
+
+def data_of(row: dict) -> str:
+    """The ``data`` of a row (or of a run's metadata): "real" or "synthetic"; missing (a row stored
+    before the column existed, when every benchmark needed the real CSVs) reads as "real"."""
+    return str(row.get("data") or "real")
 
 
 def _percentile(data: list[float], q: float) -> float:
@@ -99,6 +112,7 @@ def rows_from_benchmark_json(output_json: dict) -> list[dict]:
         for key in ("threads", "seed"):
             if info.get(key) is not None:
                 r[key] = info[key]
+        r["data"] = data_of(info) if info.get("data") else data_of(meta)
         return r
 
     for bench in output_json.get("benchmarks", []):
@@ -201,13 +215,29 @@ def write_table(
 _SHOWN = ["model", "runtime", "batch_size", "threads", "metric", "value", "unit", "rounds", "note"]
 
 
+#: What a table of synthetic-data rows says under its metadata.
+SYNTHETIC_NOTE = (
+    "These rows ran on seeded synthetic images of the real data's shapes (28x28x1, 24 classes), the real "
+    "Sign Language MNIST being absent: latency and throughput only (accuracy rows are skipped rows), "
+    "never compared with rows on the real data."
+)
+
+
 def write_tables(rows: list[dict], results_dir: str | os.PathLike, name: str, *, command: str = "") -> list[Path]:
-    """A benchmark run's ``results_dir/name.csv`` and ``name.md`` (the run's metadata once on top)."""
+    """A benchmark run's ``results_dir/name.csv`` and ``name.md`` (the run's metadata once on top; the
+    data, real or synthetic, in the title too, and as a column of its own if a run ever mixes them)."""
     first = rows[0] if rows else {}
+    kinds = sorted({data_of(r) for r in rows})
+    shown = _SHOWN if len(kinds) <= 1 else ["data", *_SHOWN]
+    notes = [f"- {k}: {first.get(k, '')}" for k in _META if k != "data"] if rows else []
+    if rows:
+        notes.append(f"- data: {' and '.join(kinds)}")
+    if "synthetic" in kinds:
+        notes += ["", SYNTHETIC_NOTE]
     return write_table(
-        results_dir, name, rows, columns=COLUMNS, shown=_SHOWN, title=f"signbench results: {name}",
-        command=command, notes=[f"- {k}: {first.get(k, '')}" for k in _META] if rows else [],
-        md_rows=[[r.get(c, "") for c in _SHOWN] for r in rows],
+        results_dir, name, rows, columns=COLUMNS, shown=shown,
+        title=f"signbench results: {name}" + (f" ({' and '.join(kinds)} data)" if rows else ""),
+        command=command, notes=notes, md_rows=[[r.get(c, "") for c in shown] for r in rows],
     )
 
 
@@ -238,3 +268,128 @@ def load_rows(path: str | os.PathLike) -> list[dict]:
             raise DataError(f"not valid JSON ({exc})", path=str(path)) from None
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+# -- the one-screen summary of a benchmark run -----------------------------------------------------
+
+#: The int8-parts benchmark's bare ``invoke`` (no input or output handling): a floor, not a runtime to pick.
+_NOT_A_RUNTIME = " invoke"
+#: Most skip reasons a summary lists (the rest are counted).
+_SUMMARY_REASONS = 5
+
+
+def _seconds(row: dict) -> float:
+    return float(row["value"]) * TIME_UNITS[str(row["unit"])]
+
+
+def _readable(value: float, unit: str = "") -> str:
+    """A number for the summary's prose: thousands separated, else 3 significant digits."""
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{text} {unit}".rstrip()
+
+
+def _duration(seconds: float) -> str:
+    for unit in ("s", "ms", "us"):
+        if seconds >= TIME_UNITS[unit] or unit == "us":
+            return _readable(seconds / TIME_UNITS[unit], unit)
+    raise AssertionError("unreachable")
+
+
+def _number(row: dict) -> float | None:
+    try:
+        value = float(row.get("value", ""))
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _batch(row: dict) -> float:
+    try:
+        return float(row.get("batch_size", ""))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _data_lines(kind: str, rows: list[dict]) -> list[str]:
+    measured = [r for r in rows if _number(r) is not None]
+    skipped = [r for r in rows if str(r.get("note", "")).startswith("skipped")]
+    first = rows[0]
+    if kind == "synthetic":
+        head = ("Data: SYNTHETIC - seeded images of the real shapes (the real Sign Language MNIST was absent): "
+                "latency and throughput only, no accuracy; never compared with real-data rows.")
+    else:
+        head = "Data: REAL - the Sign Language MNIST CSVs."
+    lines = [head, f"Run: {first.get('device', '')}, backend {first.get('backend', '')}, "
+             f"commit {first.get('git_commit', '')}, {first.get('date', '')}; {len(rows)} rows "
+             f"({len(measured)} measured, {len(skipped)} skipped)."]
+
+    latency = [r for r in measured if str(r.get("metric")) == "latency p50" and str(r.get("unit")) in TIME_UNITS
+               and not str(r.get("runtime", "")).endswith(_NOT_A_RUNTIME)]
+    models = list(dict.fromkeys(str(r.get("model", "")) for r in latency))
+    if models:
+        lines += ["", "Best inference runtime per model (batch 1: lowest p50 latency; largest batch: most images/s):"]
+        for model in models:
+            mine = [r for r in latency if str(r.get("model")) == model]
+            cells = []
+            ones = [r for r in mine if _batch(r) == 1]
+            if ones:
+                best = min(ones, key=_seconds)
+                cells.append(f"batch 1 {best['runtime']} {_duration(_seconds(best))} p50")
+            largest = max((_batch(r) for r in mine if not math.isnan(_batch(r))), default=math.nan)
+            tput = [r for r in measured if str(r.get("model")) == model and _batch(r) == largest and largest > 1
+                    and str(r.get("metric")) == "throughput"
+                    and not str(r.get("runtime", "")).endswith(_NOT_A_RUNTIME)]
+            if tput:
+                best = max(tput, key=_number)
+                cells.append(f"batch {largest:g} {best['runtime']} {_readable(_number(best), best['unit'])}")
+            lines.append(f"  {model:<12} " + "; ".join(cells))
+
+    train = [r for r in measured if str(r.get("runtime", "")).startswith("keras-fit")
+             and str(r.get("unit", "")) == "samples/s"
+             and str(r.get("metric")) in ("steady-state throughput", "samples_per_s")]
+    models = list(dict.fromkeys(str(r.get("model", "")) for r in train))
+    if models:
+        lines += ["", "Training samples/s per model (keras-fit steady state; the speed study's best preset):"]
+        for model in models:
+            cells = []
+            plain = [r for r in train if str(r.get("model")) == model and r.get("metric") == "steady-state throughput"]
+            if plain:
+                best = max(plain, key=_number)
+                cells.append(f"{_readable(_number(best), 'samples/s')} at batch {best.get('batch_size', '')}")
+            presets = [r for r in train if str(r.get("model")) == model and r.get("metric") == "samples_per_s"]
+            if presets:
+                best = max(presets, key=_number)
+                cells.append(f"{_readable(_number(best), 'samples/s')} with {best['runtime'].removeprefix('keras-fit ')}")
+            lines.append(f"  {model:<12} " + "; ".join(cells))
+
+    if skipped:
+        reasons: dict[str, int] = {}
+        for r in skipped:
+            why = str(r["note"]).removeprefix("skipped: ").removeprefix("skipped")
+            reasons[why] = reasons.get(why, 0) + 1
+        lines += ["", f"Skipped rows: {len(skipped)}, by reason:"]
+        ranked = sorted(reasons.items(), key=lambda kv: -kv[1])
+        for why, count in ranked[:_SUMMARY_REASONS]:
+            lines.append(f"  {count:>4}  {why if len(why) <= 100 else why[:99] + '…'}")
+        if len(ranked) > _SUMMARY_REASONS:
+            rest = sum(c for _, c in ranked[_SUMMARY_REASONS:])
+            lines.append(f"  {rest:>4}  ({len(ranked) - _SUMMARY_REASONS} other reasons)")
+    return lines
+
+
+def summary_lines(rows: Sequence[dict], *, where: Sequence[str] = (), exitstatus: int | None = None) -> list[str]:
+    """One screen about a benchmark run's rows: whether they came from real or synthetic data (said
+    first, plainly), the run, the best inference runtime per model (lowest p50 latency at batch 1, most
+    items/s at the largest batch), training samples/s per model, and the skipped rows by reason.
+    ``where``: lines saying where the rows went; ``exitstatus``: pytest's, reported when not 0.
+    Rows of each data kind are summarized apart: nothing is ranked across real and synthetic rows."""
+    lines = [*where]
+    if exitstatus:
+        lines.append(f"pytest exit status {exitstatus}: some benchmarks failed or errored (their rows are missing).")
+    if not rows:
+        return [*lines, "No rows."]
+    for kind in sorted({data_of(r) for r in rows}, key=lambda k: (k != "real", k)):
+        if lines:
+            lines.append("")
+        lines += _data_lines(kind, [r for r in rows if data_of(r) == kind])
+    return lines

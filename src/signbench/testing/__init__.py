@@ -3,7 +3,8 @@ the benchmark plugin (:mod:`signbench.testing.bench`), the model contract checkl
 (:mod:`signbench.testing.contracts`), hypothesis strategies (:mod:`signbench.testing.strategies`) and
 the fixtures generator (:mod:`signbench.testing.fixtures`).
 
-Fixtures: ``realdata`` (the real CSV folder; skips with the path in the reason only when absent),
+Fixtures: ``realdata`` (the real CSV folder; skips with the path in the reason only when absent, the
+reason being :func:`real_data_missing`'s),
 ``datapath`` (files under the checkout's fixtures/, failing loudly when missing). Hypothesis profiles:
 ``dev`` and ``ci`` (derandomized), chosen by $HYPOTHESIS_PROFILE or $CI.
 """
@@ -32,12 +33,19 @@ except ImportError:  # hypothesis is a test extra; the plugin still serves bench
     pass
 
 
-@pytest.fixture(scope="session")
-def realdata():
+def real_data_missing() -> str | None:
+    """None when the real Sign Language MNIST CSVs are here, else why not (with the path looked at)."""
     d = real_data_dir()
     if not (d / TRAIN_CSV).is_file():
-        pytest.skip(f"real Sign Language MNIST not found at {d} (set SIGNBENCH_DATA_DIR)")
-    return d
+        return f"real Sign Language MNIST not found at {d} (set SIGNBENCH_DATA_DIR)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def realdata():
+    if why := real_data_missing():
+        pytest.skip(why)
+    return real_data_dir()
 
 
 @pytest.fixture

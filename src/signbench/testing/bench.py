@@ -13,6 +13,14 @@ per benchmark (the median of its rounds, with the run's metadata) is appended to
 Every benchmark's ``extra_info["data"]`` says what it ran on: "real" when it uses the ``realdata``
 fixture (directly or through ``sign_data``), else "synthetic", unless the benchmark sets it itself.
 
+Data: the real Sign Language MNIST CSVs when they are here (``signbench.testing.real_data_missing``),
+else seeded synthetic images and labels of the real shapes (28x28x1, 24 classes, as many rows as the
+real CSVs; :func:`synthetic_sign_data`), so every latency and throughput benchmark runs on any machine.
+The run metadata and every row say which (``data``: "real" or "synthetic"); a synthetic run's tables
+are ``<name>_synthetic.csv|md``, so they never replace, or sit in one table with, real-data rows; and
+accuracy numbers, meaningless on synthetic images, become skipped rows saying so
+(:meth:`BenchConfig.accuracy`).
+
 Benchmark convention (see :mod:`signbench.results`): ``extra_info`` keys ``model``, ``runtime``,
 ``batch_size``, ``metric`` / ``unit`` (what one round's time is, and the time unit to report),
 optional ``items_per_round`` (adds throughput), ``threads``; derived numbers in
@@ -33,8 +41,22 @@ import numpy as np
 import pytest
 
 from signbench.meta import available_cores
+from signbench.testing import real_data_missing
 
 SKIPPED_KEY = pytest.StashKey[list]()
+#: Rows of the real CSVs (train, test): the synthetic stand-in has as many.
+SIGN_MNIST_ROWS = {"train": 27_455, "test": 7_172}
+#: Rows of the smoke runs' subsets (train, test), real or synthetic.
+SMOKE_ROWS = {"train": 2048, "test": 512}
+#: Why an accuracy number is a skipped row on synthetic data.
+ACCURACY_SKIPPED = (
+    "accuracy needs the real Sign Language MNIST; this run used seeded synthetic images of the real shapes"
+)
+
+
+def data_kind() -> str:
+    """"real" when the real CSVs are here (the benchmarks then use them), else "synthetic"."""
+    return "synthetic" if real_data_missing() else "real"
 
 
 def pytest_addoption(parser):
@@ -120,20 +142,23 @@ def pytest_sessionfinish(session, exitstatus):
         machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config),
     )
-    meta = run_metadata(config.getoption("--bench-seed"))
+    meta = run_metadata(config.getoption("--bench-seed"), data=data_kind())
     command = "python3 -m pytest " + shlex.join(config.invocation_params.args)
+    name = config.getoption("--results-name") or ("cpu" if meta["device"] == meta["cpu"] else "gpu")
+    if meta["data"] == "synthetic":
+        name += "_synthetic"  # never replaces a real-data table, never shares one with real rows
     output_json["signbench"] = {
         "meta": meta, "skipped": config.stash[SKIPPED_KEY], "command": command, "exitstatus": int(exitstatus),
+        "results_name": name,
     }
     raw = results.write_raw(output_json, Path(out_dir) / "raw")
     rows = results.rows_from_benchmark_json(output_json)
-    name = config.getoption("--results-name") or ("cpu" if meta["device"] == meta["cpu"] else "gpu")
     tables = results.write_tables(rows, out_dir, name, command=command)
     hist = history.append(Path(out_dir) / "history.csv", history.history_rows(output_json, raw.stem))
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        tr.write_line(f"signbench: {len(rows)} rows; raw {raw}; tables {', '.join(map(str, tables))}; "
-                      f"history {hist}")
+        tr.write_line(f"signbench: {len(rows)} rows on {meta['data']} data; raw {raw}; "
+                      f"tables {', '.join(map(str, tables))}; history {hist}")
 
 
 # --- fixtures shared by the benchmarks ----------------------------------------------------------
@@ -146,6 +171,28 @@ class BenchConfig:
     budget_s: float
     litert_threads: int | None
     cores: int = field(default_factory=available_cores)
+    #: "real" or "synthetic": what ``sign_data`` serves in this run (:func:`data_kind`).
+    data: str = field(default_factory=data_kind)
+    #: The run's skipped rows (the plugin's stash), where :meth:`accuracy` records what it leaves out.
+    skipped: list = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        return self.data == "synthetic"
+
+    def accuracy(self, benchmark, metrics: dict) -> dict:
+        """``metrics`` (accuracy numbers, ``{name: [value, unit]}``) as they are on the real data; on
+        synthetic data none of them, each recorded instead as a skipped row with the reason."""
+        if not self.synthetic:
+            return dict(metrics)
+        info = benchmark.extra_info
+        for name in metrics:
+            self.skipped.append({
+                "model": info.get("model", ""), "runtime": info.get("runtime", ""),
+                "batch_size": info.get("batch_size", ""), "metric": name,
+                "test": getattr(benchmark, "fullname", ""), "reason": ACCURACY_SKIPPED,
+            })
+        return {}
 
     def threads_for(self, batch_size: int) -> int:
         """LiteRT threads: ``--litert-threads``, else every core (at batch 1 too: the course CNN's
@@ -175,17 +222,41 @@ def bench_cfg(request) -> BenchConfig:
         seed=request.config.getoption("--bench-seed"),
         budget_s=request.config.getoption("--bench-budget"),
         litert_threads=request.config.getoption("--litert-threads"),
+        skipped=request.config.stash[SKIPPED_KEY],
     )
 
 
-@pytest.fixture(scope="session")
-def sign_data(realdata, bench_cfg):
-    """(train, test) LabeledImages of the real data (smoke mode: the first 2,048 / 512 rows)."""
-    from signbench.data import load_sign_mnist
+def synthetic_sign_data(seed: int, sizes: dict[str, int] = SIGN_MNIST_ROWS):
+    """(train, test) seeded synthetic LabeledImages of Sign Language MNIST's shapes: uint8 28x28x1
+    images (a per-class blob plus noise, :func:`signbench.testing.fixtures.make_images`) and the 24
+    letters as classes, ``sizes["train"]`` / ``sizes["test"]`` rows. Learnable, so the benchmarks'
+    checks (the loss falls, runtimes agree on confidently classified images) mean what they do on
+    the real data; their accuracies mean nothing."""
+    from signbench.data.types import SIGN_LETTERS, LabeledImages
+    from signbench.seeds import derive
+    from signbench.testing.fixtures import make_images
 
-    train, test = load_sign_mnist("train", realdata), load_sign_mnist("test", realdata)
+    out = []
+    for split in ("train", "test"):
+        images, labels = make_images(sizes[split], derive(seed, f"synthetic/{split}"), side=28,
+                                     classes=len(SIGN_LETTERS))
+        out.append(LabeledImages(images, labels, list(SIGN_LETTERS), source=f"synthetic:{split}:seed{seed}"))
+    return tuple(out)
+
+
+@pytest.fixture(scope="session")
+def sign_data(bench_cfg):
+    """(train, test) LabeledImages: the real data when it is here, else :func:`synthetic_sign_data`
+    of the same sizes (``bench_cfg.data`` says which). Smoke mode: the first 2,048 / 512 rows."""
+    if bench_cfg.synthetic:
+        return synthetic_sign_data(bench_cfg.seed, SMOKE_ROWS if bench_cfg.smoke else SIGN_MNIST_ROWS)
+    from signbench.data import load_sign_mnist
+    from signbench.data.locate import real_data_dir
+
+    d = real_data_dir()
+    train, test = load_sign_mnist("train", d), load_sign_mnist("test", d)
     if bench_cfg.smoke:
-        train, test = train.subset(np.arange(2048)), test.subset(np.arange(512))
+        train, test = train.subset(np.arange(SMOKE_ROWS["train"])), test.subset(np.arange(SMOKE_ROWS["test"]))
     return train, test
 
 
@@ -231,4 +302,6 @@ def model_inputs(name: str, images: np.ndarray, *, smoke: bool) -> np.ndarray:
 
 
 def pytest_report_header(config):
-    return [f"signbench bench: python {sys.version.split()[0]}, cores {available_cores()}"]
+    why = real_data_missing()
+    data = f"synthetic ({why})" if why else "real"
+    return [f"signbench bench: python {sys.version.split()[0]}, cores {available_cores()}, data {data}"]
