@@ -250,14 +250,14 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
     assert f"signbench: {len(rows)} rows on {data} data" in proc.stdout
     assert not list((tmp_path / "out").glob(".*.tmp"))
     # one history row per benchmark with rounds, the median of the raw rounds, data kind stamped
-    (hist,) = history.read(tmp_path / "out" / "history.csv")
-    assert hist["run"] == raw.stem and hist["data"] == "synthetic" and hist["rounds"] == "150"
+    hist = next(h for h in history.read(tmp_path / "out" / "history.csv") if h["benchmark"] == "bench_tiny")
+    assert hist["run"] == raw.stem and hist["data"] == data and hist["rounds"] == "150"
     assert float(hist["median"]) == pytest.approx(np.median(run["benchmarks"][0]["stats"]["data"]) * 1e6)
     assert hist["unit"] == "us" and hist["git_commit"] and "cpu_flags" in hist
-    assert run["benchmarks"][0]["extra_info"]["data"] == "synthetic"
+    assert run["benchmarks"][0]["extra_info"]["data"] == data
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len(history.read(tmp_path / "out" / "history.csv")) == 2  # a second run appends
+    assert len(history.read(tmp_path / "out" / "history.csv")) == 4  # a second run appends (two benchmarks each)
     before = (tmp_path / "out" / "history.csv").read_text()
     history.rebuild(tmp_path / "out")  # the same rows from raw/ alone (two runs of one second may swap)
     assert sorted((tmp_path / "out" / "history.csv").read_text().splitlines()) == sorted(before.splitlines())

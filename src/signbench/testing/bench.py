@@ -10,8 +10,8 @@ rewritten from it (``name`` = ``--results-name``, default "cpu" or "gpu" by the 
 per benchmark (the median of its rounds, with the run's metadata) is appended to ``DIR/history.csv``
 (:mod:`signbench.review.history`). Smoke runs write nothing.
 
-Every benchmark's ``extra_info["data"]`` says what it ran on: "real" when it uses the ``realdata``
-fixture (directly or through ``sign_data``), else "synthetic", unless the benchmark sets it itself.
+Every benchmark's ``extra_info["data"]`` says what it ran on: the run's data kind (what ``sign_data``
+serves: the real CSVs when they are here, else the synthetic stand-in), unless the benchmark sets it.
 
 Data: the real Sign Language MNIST CSVs when they are here (``signbench.testing.real_data_missing``),
 else seeded synthetic images and labels of the real shapes (28x28x1, 24 classes, as many rows as the
@@ -116,7 +116,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_runtest_call(item):
     bm = getattr(item, "funcargs", {}).get("benchmark")
     if bm is not None and hasattr(bm, "extra_info"):
-        bm.extra_info.setdefault("data", "real" if "realdata" in item.fixturenames else "synthetic")
+        bm.extra_info.setdefault("data", data_kind())  # what sign_data serves in this run
     yield
 
 
