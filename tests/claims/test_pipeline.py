@@ -110,6 +110,24 @@ def test_stability_flags_disagreement():
     assert not out["y"]["stable"] and out["y"]["verdict"] == "inconclusive"
 
 
+def test_stability_command_compares_runs_of_one_size(tmp_path, capsys):
+    from signbench.cli import main
+
+    a = [{"claim": "x", "metric": "gap", "verdict": "holds"}]
+    b = [{"claim": "x", "metric": "gap", "verdict": "fails"}]
+    for name, rows in (("t2-off", a), ("t1-on", b)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "claims_r1.json").write_text(json.dumps({"rows": rows}))
+    rc = main(["claims", "--stability", str(tmp_path / "t2-off"), str(tmp_path / "t1-on"), "--out", str(tmp_path / "s")])
+    assert rc == 1  # one verdict differs
+    md = (tmp_path / "s" / "claims_r1_stability.md").read_text()
+    assert "are the r1 verdicts stable?" in md and "Claims under 2 numerics" in md
+    (tmp_path / "t1-on" / "claims_ci.json").write_text(json.dumps({"rows": b}))
+    assert main(["claims", "--stability", str(tmp_path / "t2-off"), str(tmp_path / "t1-on"),
+                 "--out", str(tmp_path / "s")]) == 2  # two files in one folder: which one? a user error
+    assert "expected one claims_SIZE.json" in capsys.readouterr().err
+
+
 def test_every_claim_is_declared_completely():
     names = [c.name for c in CLAIMS]
     assert len(names) == len(set(names))

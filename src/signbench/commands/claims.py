@@ -40,17 +40,21 @@ def run(args) -> int:
 
     command = "signbench " + shlex.join(sys.argv[1:])
     if args.stability:
-        runs = {}
+        runs, sizes = {}, set()
         for d in args.stability:
-            f = d / "claims_ci.json"
-            if not f.is_file():
-                raise UserError(f"{f} not found")
-            runs[d.name] = json.loads(f.read_text())["rows"]
+            found = sorted(p for p in d.glob("claims_*.json") if not p.stem.endswith("_stability"))
+            if len(found) != 1:
+                raise UserError(f"{d}: expected one claims_SIZE.json, found {[p.name for p in found] or 'none'}")
+            sizes.add(found[0].stem.removeprefix("claims_"))
+            runs[d.name] = json.loads(found[0].read_text())["rows"]
+        if len(sizes) != 1:
+            raise UserError(f"the runs compared must be of one size, got {sorted(sizes)}")
+        size = sizes.pop()
         rows = claims.stability(runs)
         from signbench.results import write_table
 
-        for path in write_table(args.out, "claims_ci_stability", rows, command=command,
-                                title="Claims under four numerics: are the ci verdicts stable?"):
+        for path in write_table(args.out, f"claims_{size}_stability", rows, command=command,
+                                title=f"Claims under {len(runs)} numerics: are the {size} verdicts stable?"):
             print(path)
         return 0 if all(r["stable"] for r in rows) else 1
     from signbench.claims.measure import Data

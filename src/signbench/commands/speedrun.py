@@ -40,9 +40,8 @@ def run(args) -> int:
     import dataclasses
 
     from signbench.data.load import load_sign_mnist
-    from signbench.studies.speedrun import REFERENCE_EPOCHS, RUNGS, SpeedrunConfig
+    from signbench.studies.speedrun import REFERENCE_EPOCHS, RUNGS, SpeedrunConfig, write
     from signbench.studies.speedrun import run as speedrun
-    from signbench.studies.speedrun import write
 
     recipe = next(r for r in RUNGS if r.name == args.rung)
     if args.epochs is not None:

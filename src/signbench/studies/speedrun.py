@@ -252,7 +252,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
             out.reference["int8_test_accuracy"] = _int8_accuracy(ref_int8, test)
             out.reference["int8_bytes"] = len(ref_int8)
         progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
-        names = {"speednet int8 (seed %d)" % config.seeds[0]: Predictor(deploy_model),
+        names = {f"speednet int8 (seed {config.seeds[0]})": Predictor(deploy_model),
                  "cnn int8 (course, reference)": Predictor(ref_int8)}
         times = interleaved_latency(names, test.images, config.latency_rounds)
         for name, t in times.items():

@@ -1,0 +1,174 @@
+"""The speedrun: views, seeding, the order in which the test split is touched, the goal check, int8
+agreement on the real data, and the recipe on Keras's JAX backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from signbench.data.types import LabeledImages
+from signbench.studies import speedrun
+from signbench.testing.fixtures import make_images
+
+TINY = dataclasses.replace(speedrun.RECIPE, name="tiny", filters=(4, 8), epochs=1, batch_size=32)
+
+
+def _tiny_set(n=96, seed=0):
+    x, y = make_images(n, seed)
+    return LabeledImages(x, y, [chr(65 + i) for i in range(24)])
+
+
+def test_the_declared_ladder_is_what_the_issue_asks_and_a_climbs_to_b_only_by_epochs():
+    a, b = speedrun.RUNGS
+    assert speedrun.RECIPE is a and a.name == "A" and b.name == "B"
+    assert dataclasses.replace(a, name="B", epochs=b.epochs) == b
+    assert speedrun.GOAL.mean_accuracy == 0.996 and speedrun.GOAL.min_accuracy == 0.995 and speedrun.GOAL.seeds == 5
+    assert speedrun.REFERENCE_EPOCHS == 20 and speedrun.REFERENCE_BATCH == 128
+    assert "TTA over 5 views" in a.describe() and "10 epochs" in b.describe()
+
+
+def test_shifted_views_shift_by_one_pixel_replicate_edges_and_never_flip():
+    x = np.arange(2 * 5 * 6, dtype=np.uint8).reshape(2, 5, 6, 1)
+    views = speedrun.shifted_views(x)
+    assert len(views) == 5 and all(v.shape == x.shape for v in views)
+    np.testing.assert_array_equal(views[0], x)
+    down = views[1]  # (dy, dx) = (1, 0): row r of the view is row r-1 of the image, row 0 repeated
+    np.testing.assert_array_equal(down[:, 1:], x[:, :-1])
+    np.testing.assert_array_equal(down[:, 0], x[:, 0])
+    left = views[4]  # (0, -1): column c is column c+1, the last column repeated
+    np.testing.assert_array_equal(left[:, :, :-1], x[:, :, 1:])
+    np.testing.assert_array_equal(left[:, :, -1], x[:, :, -1])
+    for v in views:
+        assert not np.array_equal(v, x[:, :, ::-1]) and not np.array_equal(v, x[:, ::-1])
+
+
+def test_recipe_is_seeded_and_repeatable():
+    data = _tiny_set()
+
+    def weights(seed):
+        run = speedrun.train(data.images, data.labels, 24, seed=seed, recipe=TINY)
+        return run.model.get_weights(), run.history["loss"]
+
+    w0, l0 = weights(3)
+    w1, l1 = weights(3)
+    w2, _ = weights(4)
+    assert l0 == l1
+    assert all(np.array_equal(a, b) for a, b in zip(w0, w1, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(w0, w2, strict=True))
+
+
+def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch):
+    events = []
+    train_set, test_set = _tiny_set(96, 0), _tiny_set(48, 1)
+
+    def load(split):
+        events.append(f"load {split}")
+        return train_set if split == "train" else test_set
+
+    real_train, real_reference = speedrun.train, speedrun.reference
+
+    def train(*a, seed, **k):
+        events.append(f"train {seed} starts")
+        out = real_train(*a, seed=seed, **k)
+        events.append(f"train {seed} done")
+        return out
+
+    def reference(*a, **k):
+        events.append("reference starts")
+        out = real_reference(*a, **k)
+        events.append("reference done")
+        return out
+
+    monkeypatch.setattr(speedrun, "train", train)
+    monkeypatch.setattr(speedrun, "reference", reference)
+    config = speedrun.SpeedrunConfig(seeds=(0, 1), recipe=TINY, reference_epochs=1, int8=False)
+    result = speedrun.run(load, config)
+    assert events == ["load train", "reference starts", "reference done", "load test",
+                      "train 0 starts", "train 0 done", "load test", "train 1 starts", "train 1 done", "load test"]
+    assert [r["seed"] for r in result.rows] == [0, 1]
+    for r in result.rows:
+        assert r["reference_seconds"] == result.reference["train_seconds"] > 0
+        assert r["ratio"] == pytest.approx(r["train_seconds"] / r["reference_seconds"], rel=0.01)
+        assert 0 <= r["test_accuracy"] <= 1 and r["git_commit"] and r["cpu_flags"] is not None
+
+
+def test_goal_check_on_hand_made_rows():
+    def rows(accs, ratio=0.2, int8=None):
+        return [{"test_accuracy": a, "ratio": ratio, **({"int8_test_accuracy": int8[i]} if int8 else {})}
+                for i, a in enumerate(accs)]
+
+    ok = speedrun.goal_met(rows([0.997, 0.996, 0.9965, 0.9975, 0.996], 0.08, [0.996] * 5))
+    assert ok["accuracy_goal"] and ok["ratio_goal"] and ok["ratio_resolved"] and ok["int8_goal"]
+    assert not speedrun.goal_met(rows([0.999, 0.999, 0.999, 0.999, 0.9949]))["accuracy_goal"]  # one seed too low
+    assert not speedrun.goal_met(rows([0.9958, 0.9958, 0.9958, 0.9958, 0.9958]))["accuracy_goal"]  # mean too low
+    assert not speedrun.goal_met(rows([0.999] * 4))["accuracy_goal"]  # too few seeds
+    mid = speedrun.goal_met(rows([0.999] * 5, 0.2))
+    assert mid["ratio_goal"] is False and mid["ratio_resolved"] is True and mid["int8_goal"] is None
+    assert not speedrun.goal_met(rows([0.999] * 5, 0.2, [0.999, 0.999, 0.999, 0.999, 0.994]))["int8_goal"]
+    lat = [{"p50_us": 40.0, "p99_us": 60.0}, {"p50_us": 100.0, "p99_us": 110.0}]
+    s = speedrun.summarize(rows([0.999] * 5), lat)
+    assert s["p50_fraction"] == pytest.approx(0.4) and s["latency_goal"] is False  # p99 0.545x > 0.5x
+
+
+def test_write_gives_tables_with_the_goal_and_the_reference(tmp_path):
+    rows = [{"seed": s, "test_accuracy": 0.997, "ratio": 0.3, "train_seconds": 30.0, "reference_seconds": 100.0}
+            for s in range(5)]
+    ref = {"model": "cnn (course, reference)", "epochs": 20, "batch_size": 128, "train_seconds": 100.0,
+           "test_accuracy": 0.9}
+    paths = speedrun.write(tmp_path, speedrun.Speedrun(rows, ref, []), command="signbench speedrun --out x")
+    md = (tmp_path / "speedrun.md").read_text()
+    assert "signbench speedrun --out x" in md and "accuracy goal met: True" in md and "ratio <= 0.1: False" in md
+    assert json.loads((tmp_path / "speedrun.json").read_text())["summary"]["ratio_resolved"] is False
+    assert {p.name for p in paths} == {"speedrun.csv", "speedrun.md", "speedrun.json"}
+
+
+@pytest.mark.realdata
+def test_int8_predictions_agree_with_the_float_model_on_the_real_test_csv(realdata):
+    """Declared drop: the int8 model's test accuracy is within 0.005 of its float model's (one view), and
+    the two agree on at least 99% of the test images. A shortened recipe (2 epochs) keeps it cheap."""
+    from signbench.data.load import load_sign_mnist
+    from signbench.deploy.predictor import Predictor
+
+    train_set = load_sign_mnist("train", realdata)
+    short = dataclasses.replace(speedrun.RECIPE, epochs=2)
+    model = speedrun.train(train_set.images, train_set.labels, train_set.num_classes, seed=0, recipe=short).model
+    flat = speedrun._int8(model, train_set.images, 0)
+    test = load_sign_mnist("test", realdata)
+    float_pred = np.argmax(model.predict(test.as_float(), batch_size=512, verbose=0), axis=-1)
+    int8_pred = np.argmax(Predictor(flat).predict(test.images).probabilities, axis=-1)
+    float_acc, int8_acc = np.mean(float_pred == test.labels), np.mean(int8_pred == test.labels)
+    assert float_acc > 0.5, "the shortened recipe learned"
+    assert int8_acc >= float_acc - 0.005, (float_acc, int8_acc)
+    assert np.mean(float_pred == int8_pred) >= 0.99
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install jax)")
+def test_recipe_trains_and_predicts_on_the_jax_backend(tmp_path):
+    code = textwrap.dedent(
+        """
+        import dataclasses, json, sys
+        import keras
+        import numpy as np
+        from signbench.studies import speedrun
+        from signbench.testing.fixtures import make_images
+        x, y = make_images(64, 0)
+        recipe = dataclasses.replace(speedrun.RECIPE, filters=(4, 8), epochs=1, batch_size=32)
+        run = speedrun.train(x, y, 24, seed=0, recipe=recipe)
+        views = speedrun.predict_tta(run.model, x.astype(np.float32) / 255, recipe.tta_shifts)
+        print(json.dumps({"backend": keras.backend.backend(), "shape": list(views.shape),
+                          "tf": "tensorflow" in sys.modules}))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "jax" and got["shape"] == [5, 64, 24]
