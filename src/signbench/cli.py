@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "claims": "claims",
     "course": "course",
     "sota": "sota",
+    "pareto": "pareto",
     "transfer": "transfer",
     "tune": "tune",
     "data": "data",
