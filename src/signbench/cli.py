@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "claims": "claims",
     "course": "course",
     "sota": "sota",
+    "speedrun": "speedrun",
     "pareto": "pareto",
     "transfer": "transfer",
     "tune": "tune",

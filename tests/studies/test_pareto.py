@@ -91,10 +91,10 @@ def test_registry_and_runtimes():
     from signbench.deploy.convert import MODES
 
     names = [e.name for e in MODELS]
-    assert names[:4] == ["baseline", "regularized", "cnn", "cnn_plus"] and len(set(names)) == len(names)
+    assert names == ["baseline", "regularized", "cnn", "cnn_plus", "speedrun"]
     assert RUNTIMES == ("keras", "tf.function", *(f"tflite {m}" for m in MODES))
-    for e in MODELS:
-        assert e.deployable is None or e.deployable in RUNTIMES
+    # one deployable model: the speedrun model's int8 TFLite
+    assert [(e.name, e.deployable) for e in MODELS if e.deployable] == [("speedrun", "tflite int8")]
     assert [e.name for e in select(["cnn", "baseline"])] == ["baseline", "cnn"]  # registry order
     with pytest.raises(ValueError, match="nope"):
         select(["cnn", "nope"])
@@ -124,21 +124,20 @@ def _write_sign_csv(path, per_class: int, seed: int) -> None:
 
 
 def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
-    """Two real registry entries (1 epoch, a tiny cnn_plus), every runtime, the three files."""
-    import signbench.studies.pareto as pareto
+    """Three registry entries (1 epoch, a tiny cnn_plus and speedrun model), every runtime, the three files."""
     import signbench.studies.sota as sota
+    import signbench.studies.speedrun as speedrun
     from signbench.cli import main
     from signbench.testing.contracts import check_png
 
     _write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", 4, 0)
     _write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", 3, 1)
-    by_name = {e.name: e for e in MODELS}
-    monkeypatch.setattr(pareto, "MODELS", (by_name["baseline"],
-                                           dataclasses.replace(by_name["cnn_plus"], deployable="tflite int8")))
     monkeypatch.setattr(sota, "BASE_RECIPE", sota.Recipe(filters=(4,), dense=8))
+    monkeypatch.setattr(speedrun, "RECIPE", dataclasses.replace(speedrun.RECIPE, filters=(4, 8)))
     out = tmp_path / "out"
+    models = ("baseline", "cnn_plus", "speedrun")
     assert main(["pareto", "--out", str(out), "--data-dir", str(tmp_path), "--epochs", "1", "--rounds", "25",
-                 "--warmup", "2", "--seed", "3"]) == 0
+                 "--warmup", "2", "--seed", "3", "--models", ",".join(models)]) == 0
     assert "front:" in capsys.readouterr().out
 
     rows = list(csv.DictReader((out / "pareto.csv").read_text().splitlines()))
@@ -146,7 +145,7 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
                 "deployable", "seed", "git_commit", "tensorflow", "keras", "backend", "device", "cpu_flags",
                 "threads"}
     assert required <= set(rows[0])
-    assert [(r["model"], r["runtime"]) for r in rows] == [(m, rt) for m in ("baseline", "cnn_plus") for rt in RUNTIMES]
+    assert [(r["model"], r["runtime"]) for r in rows] == [(m, rt) for m in models for rt in RUNTIMES]
     for r in rows:
         assert 0.0 <= float(r["test_accuracy"]) <= 1.0
         assert 0.0 < float(r["p50_us"]) <= float(r["p99_us"])
@@ -154,12 +153,13 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
         assert r["seed"] == "3" and r["rounds"] == "25" and r["epochs"] == "1" and r["data"] == "real"
     points = [(float(r["test_accuracy"]), float(r["p50_us"])) for r in rows]
     assert [r["on_front"] == "yes" for r in rows] == front(points) and any(r["on_front"] for r in rows)
-    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("cnn_plus", "tflite int8")]
+    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("speedrun", "tflite int8")]
     size = {(r["model"], r["runtime"]): int(r["size_bytes"]) for r in rows}
     assert size[("baseline", "tflite int8")] < size[("baseline", "tflite float16")] < size[("baseline", "tflite float32")]
     assert size[("baseline", "keras")] == int(rows[0]["params"]) * 4  # float32 weights, no batch norm
 
     md = (out / "pareto.md").read_text()
+    assert "deployable model: speedrun (tflite int8)." in md
     assert "**p50**" in md and "Smoke run" in md and "Produced by: `signbench " in md
     for r in rows:
         if r["on_front"]:

@@ -9,7 +9,8 @@ from pathlib import Path
 HELP = "accuracy against one-image latency for every model x runtime, with the Pareto front"
 DESCRIPTION = (
     "Train every 24-letter model (the course's baseline, regularized and cnn with the course's protocol, "
-    "cnn_plus with the sota recipe) on the train CSV, convert each to TFLite float32, float16, dynamic and "
+    "cnn_plus with the sota recipe, the speedrun recipe's model, whose int8 TFLite is the deployable model) "
+    "on the train CSV, convert each to TFLite float32, float16, dynamic and "
     "int8 (int8 calibrated on train images), and measure, in one run, each model under each runtime "
     "(Keras call, tf.function, the four TFLite modes through Predictor): test accuracy on the whole test "
     "CSV and one-image p50/p99 latency, all pairs timed interleaved. Writes pareto.csv, pareto.md and "

@@ -1,0 +1,66 @@
+"""``signbench speedrun``: time to accuracy, the recipe against the course CNN in the same run."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+HELP = "time to accuracy: the speedrun recipe over seeds against the course CNN, timed in the same run"
+DESCRIPTION = (
+    "Train the speedrun recipe (declared in signbench.studies.speedrun) on the train CSV for each seed, then "
+    "read the test CSV once; in the same run, train the reference (the course CNN, plain fit, 20 epochs, "
+    "batch 128) the same way. Converts each seed's model to int8 TFLite (its accuracy) and times seed 0's "
+    "one-image latency interleaved with the course CNN's int8 model. Writes speedrun.csv/.md/.json and "
+    "speedrun_latency.csv/.md in --out."
+)
+
+
+def add_arguments(parser) -> None:
+    from signbench.studies.speedrun import RUNGS
+
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    parser.add_argument("--rung", choices=[r.name for r in RUNGS], default=RUNGS[0].name,
+                        help="the ladder's rung (A first; B only if A misses the accuracy goal)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the tables")
+    parser.add_argument("--stem", default="speedrun", help="file name stem of the tables (default speedrun)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder holding the two CSVs")
+    parser.add_argument("--no-reference", action="store_true", help="skip the course CNN reference (ratio is NaN)")
+    parser.add_argument("--reference-epochs", type=int, default=None,
+                        help="override the reference's 20 epochs (a smoke run, not the protocol)")
+    parser.add_argument("--no-int8", action="store_true", help="skip int8 conversion and latency (TensorFlow only)")
+    parser.add_argument("--latency-rounds", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=None, help="override the rung's epochs (a smoke run, not the recipe)")
+    parser.add_argument("--train-subset", type=int, default=None,
+                        help="train on the first N training images (a smoke run, not the recipe)")
+    parser.add_argument("--verbose", type=int, default=0)
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from signbench.data.load import load_sign_mnist
+    from signbench.studies.speedrun import REFERENCE_EPOCHS, RUNGS, SpeedrunConfig
+    from signbench.studies.speedrun import run as speedrun
+    from signbench.studies.speedrun import write
+
+    recipe = next(r for r in RUNGS if r.name == args.rung)
+    if args.epochs is not None:
+        recipe = dataclasses.replace(recipe, epochs=args.epochs)
+
+    def load(split: str):
+        data = load_sign_mnist(split, args.data_dir)
+        if split == "train" and args.train_subset:
+            data = data.subset(range(min(args.train_subset, len(data))))
+        return data
+
+    config = SpeedrunConfig(seeds=tuple(range(args.seeds)), recipe=recipe, with_reference=not args.no_reference,
+                            reference_epochs=args.reference_epochs or REFERENCE_EPOCHS, int8=not args.no_int8,
+                            latency_rounds=args.latency_rounds, verbose=args.verbose)
+    result = speedrun(load, config, progress=lambda msg: print(msg, flush=True))
+    paths = write(args.out, result, command="signbench " + shlex.join(sys.argv[1:]), stem=args.stem, recipe=recipe)
+    s = result.summary()
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()))
+    for p in paths:
+        print(p)
+    return 0

@@ -1,0 +1,339 @@
+"""Time to accuracy: a fixed recipe against the course CNN, timed in the same run (``signbench speedrun``).
+
+The recipe (:class:`Recipe`) is declared here, in code, before its measured run: the model
+(:func:`signbench.models.speednet.speednet`), the schedule (Adam, linear warm-up then cosine decay),
+augmentation (inside the model: small rotations, shifts, zoom; no flips), batch, epochs, and test-time
+augmentation (the mean softmax over the image and its four one-pixel shifts, edges replicated; no flips).
+
+Protocol, per seed: the train CSV is in memory as uint8; ``train_seconds`` runs from there to a trained
+model (scaling to float, building, compiling and every epoch included); then the test CSV is read, once,
+and the model is evaluated on it. Nothing is ever selected on the test CSV: the recipe has no validation
+split and no early stopping, so there is nothing to select. In the same run the reference is measured
+the same way, once: the course CNN, plain ``fit``, 20 epochs, batch 128 (TensorFlow's op determinism off
+for both, so neither pays for it). ``ratio`` is ``train_seconds / reference_seconds``.
+
+The deployable model is the recipe's model converted to full-integer int8 TFLite (calibrated on 256
+training images): its int8 test accuracy is measured for every seed (one view, no test-time augmentation:
+a deployed model sees one image once), and seed 0's one-image latency is timed through
+:class:`signbench.deploy.predictor.Predictor` interleaved with the course CNN's int8 model, round by round,
+so machine noise hits both alike.
+
+The ladder (declared before measuring; every rung's result is kept): run rung ``A`` with 5 seeds; if it
+misses the accuracy goal (:data:`GOAL`), run rung ``B`` (the same recipe trained longer) and report both.
+
+Keras 3 APIs only on the recipe's path (no tf.data, no TensorFlow-only option), so it runs on the JAX
+backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (``int8=False``) elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from signbench.seeds import derive
+
+__all__ = [
+    "GOAL", "RECIPE", "REFERENCE_EPOCHS", "RUNGS", "Recipe", "Speedrun", "SpeedrunConfig", "goal_met", "predict_tta",
+    "reference", "run", "shifted_views", "train",
+]
+
+#: The course CNN as the reference: plain fit, 20 epochs, batch 128.
+REFERENCE_EPOCHS = 20
+REFERENCE_BATCH = 128
+#: One-pixel shifts (dy, dx) for test-time augmentation, the unshifted image first.
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything the recipe chooses."""
+
+    name: str = "A"
+    filters: tuple[int, ...] = (16, 32, 64)
+    dropout: float = 0.2
+    epochs: int = 6
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    warmup_epochs: int = 1
+    min_lr_fraction: float = 0.01
+    augment: bool = True
+    tta_shifts: tuple[tuple[int, int], ...] = SHIFTS
+
+    def describe(self) -> str:
+        tta = f"TTA over {len(self.tta_shifts)} views" if len(self.tta_shifts) > 1 else "no TTA"
+        return (f"rung {self.name}: speednet {'-'.join(map(str, self.filters))}, dropout {self.dropout}, "
+                f"{'augmented, ' if self.augment else ''}{self.epochs} epochs, batch {self.batch_size}, Adam "
+                f"{self.learning_rate:g} (warm-up {self.warmup_epochs} epoch, cosine to "
+                f"{self.min_lr_fraction:g}x), {tta}")
+
+
+#: The ladder, in the order it is climbed.
+RUNGS: tuple[Recipe, ...] = (Recipe("A", epochs=6), Recipe("B", epochs=10))
+RECIPE = RUNGS[0]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Issue 19's goal over 5 seeds: mean and worst test accuracy, the time ratio (and the ratio at which
+    the issue counts as resolved)."""
+
+    seeds: int = 5
+    mean_accuracy: float = 0.996
+    min_accuracy: float = 0.995
+    ratio: float = 0.10
+    resolved_ratio: float = 0.25
+    int8_min_accuracy: float = 0.995
+    latency_fraction: float = 0.5
+
+
+GOAL = Goal()
+
+
+def train(images: np.ndarray, labels: np.ndarray, num_classes: int, *, seed: int, recipe: Recipe = RECIPE,
+          verbose: int = 0):
+    """Train the recipe's model on (uint8 images, labels); returns :class:`signbench.train.fit.RunResult`.
+
+    The test set is not an argument on purpose.
+    """
+    from signbench.models.speednet import speednet
+    from signbench.train.fit import fit
+    from signbench.train.options import FitOptions, Schedule
+
+    def build():
+        return speednet(num_classes, tuple(images.shape[1:]), filters=recipe.filters, dropout=recipe.dropout,
+                        augment=recipe.augment, seed=derive(seed, "augment"))
+
+    options = FitOptions(schedule=Schedule(recipe.learning_rate, recipe.warmup_epochs, recipe.min_lr_fraction),
+                         deterministic=False)
+    return fit(build, (images, labels), seed=derive(seed, "init"), epochs=recipe.epochs,
+               batch_size=recipe.batch_size, options=options, verbose=verbose)
+
+
+def reference(images: np.ndarray, labels: np.ndarray, num_classes: int, *, seed: int, epochs: int = REFERENCE_EPOCHS,
+              verbose: int = 0):
+    """The course CNN, plain ``fit`` (op determinism off), ``epochs`` epochs, batch 128."""
+    from signbench.train.fit import fit
+    from signbench.train.options import FitOptions
+
+    return fit("cnn", (images, labels), seed=derive(seed, "reference"), epochs=epochs, batch_size=REFERENCE_BATCH,
+               options=FitOptions(deterministic=False), verbose=verbose)
+
+
+def shifted_views(x: np.ndarray, shifts=SHIFTS) -> list[np.ndarray]:
+    """``x`` (N x H x W x C) shifted by each (dy, dx) in ``shifts``, edges replicated (never flipped)."""
+    x = np.asarray(x)
+    m = max([1, *(max(abs(dy), abs(dx)) for dy, dx in shifts)])
+    padded = np.pad(x, ((0, 0), (m, m), (m, m), (0, 0)), mode="edge")
+    h, w = x.shape[1:3]
+    return [padded[:, m - dy: m - dy + h, m - dx: m - dx + w] for dy, dx in shifts]
+
+
+def predict_tta(model, x: np.ndarray, shifts=SHIFTS, *, batch_size: int = 512) -> np.ndarray:
+    """Per-view softmax probabilities, V x N x C (view 0 is ``shifts[0]``); average over axis 0 for TTA."""
+    return np.stack([np.asarray(model.predict(v, batch_size=batch_size, verbose=0)) for v in shifted_views(x, shifts)])
+
+
+@dataclass(frozen=True)
+class SpeedrunConfig:
+    """One ``signbench speedrun`` run."""
+
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    recipe: Recipe = RECIPE
+    with_reference: bool = True
+    reference_epochs: int = REFERENCE_EPOCHS
+    int8: bool = True
+    latency_rounds: int = 2000
+    verbose: int = 0
+
+
+@dataclass
+class Speedrun:
+    """What a run produced: one row per seed, the reference row and the latency rows."""
+
+    rows: list[dict] = field(default_factory=list)
+    reference: dict | None = None
+    latency: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return summarize(self.rows, self.latency)
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probs, axis=-1) == labels))
+
+
+def _int8(model, train_images: np.ndarray, seed: int) -> bytes:
+    from signbench.deploy.convert import convert, representative_sample
+
+    return convert(model, "int8", representative=representative_sample(train_images, seed=derive(seed, "calibration")))
+
+
+def _int8_accuracy(flatbuffer: bytes, test) -> float:
+    from signbench.deploy.predictor import Predictor
+
+    return _accuracy(Predictor(flatbuffer).predict(test.images).probabilities, test.labels)
+
+
+def _timed(fn: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def interleaved_latency(predictors: dict, images: np.ndarray, rounds: int) -> dict[str, np.ndarray]:
+    """One-image ``predict`` time (seconds) of each predictor, ``rounds`` rounds, the predictors taking
+    turns within each round (after one warm-up call each)."""
+    times = {name: np.empty(rounds) for name in predictors}
+    for p in predictors.values():
+        p.predict(images[0])
+    for r in range(rounds):
+        img = images[r % len(images)]
+        for name, p in predictors.items():
+            t = time.perf_counter()
+            p.predict(img)
+            times[name][r] = time.perf_counter() - t
+    return times
+
+
+def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig(),
+        progress: Callable[[str], None] = lambda _msg: None) -> Speedrun:
+    """The whole protocol. ``load("train")`` / ``load("test")`` return ``LabeledImages``; the test split
+    is loaded once per seed, after that seed's model is trained (and once for the reference, after it)."""
+    from signbench.meta import run_metadata
+
+    recipe = config.recipe
+    train_set = load("train")
+    x, y, k = train_set.images, train_set.labels, train_set.num_classes
+    out = Speedrun()
+    ref_model = None
+    if config.with_reference:
+        progress(f"reference: course CNN, plain fit, {config.reference_epochs} epochs, batch {REFERENCE_BATCH}")
+        ref, seconds = _timed(lambda: reference(x, y, k, seed=0, epochs=config.reference_epochs,
+                                                verbose=config.verbose))
+        ref_model = ref.model
+        test = load("test")
+        probs = np.asarray(ref_model.predict(test.as_float(), batch_size=512, verbose=0))
+        out.reference = run_metadata(0, model="cnn (course, reference)", epochs=config.reference_epochs,
+                                     batch_size=REFERENCE_BATCH, train_seconds=round(seconds, 2),
+                                     test_accuracy=_accuracy(probs, test.labels), params=int(ref_model.count_params()))
+        progress(f"reference: {seconds:.1f} s, test accuracy {out.reference['test_accuracy']:.4f}")
+    reference_seconds = out.reference["train_seconds"] if out.reference else math.nan
+    deploy_model = None
+    for seed in config.seeds:
+        progress(f"seed {seed}: {recipe.describe()}")
+        result, seconds = _timed(lambda s=seed: train(x, y, k, seed=s, recipe=recipe, verbose=config.verbose))
+        test = load("test")  # first and only use of the test split for this seed
+        views = predict_tta(result.model, test.as_float(), recipe.tta_shifts)
+        row = run_metadata(seed, model="speednet", recipe=recipe.name, epochs=recipe.epochs,
+                           batch_size=recipe.batch_size, params=int(result.model.count_params()),
+                           test_accuracy=_accuracy(views.mean(axis=0), test.labels),
+                           test_accuracy_one_view=_accuracy(views[0], test.labels),
+                           train_seconds=round(seconds, 2), reference_seconds=reference_seconds,
+                           ratio=seconds / reference_seconds if reference_seconds == reference_seconds else math.nan)
+        if config.int8:
+            flat = _int8(result.model, x, seed)
+            row["int8_test_accuracy"] = _int8_accuracy(flat, test)
+            row["int8_bytes"] = len(flat)
+            if deploy_model is None:
+                deploy_model = flat
+        out.rows.append(row)
+        progress(f"seed {seed}: {seconds:.1f} s, test accuracy {row['test_accuracy']:.4f}"
+                 + (f", int8 {row['int8_test_accuracy']:.4f}" if config.int8 else ""))
+    if config.int8 and ref_model is not None and deploy_model is not None and config.latency_rounds > 0:
+        from signbench.deploy.predictor import Predictor
+
+        ref_int8 = _int8(ref_model, x, 0)
+        test = load("test")
+        if out.reference is not None:
+            out.reference["int8_test_accuracy"] = _int8_accuracy(ref_int8, test)
+            out.reference["int8_bytes"] = len(ref_int8)
+        progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
+        names = {"speednet int8 (seed %d)" % config.seeds[0]: Predictor(deploy_model),
+                 "cnn int8 (course, reference)": Predictor(ref_int8)}
+        times = interleaved_latency(names, test.images, config.latency_rounds)
+        for name, t in times.items():
+            out.latency.append(run_metadata(config.seeds[0], model=name, runtime="LiteRT int8 via Predictor",
+                                            rounds=config.latency_rounds, p50_us=float(np.percentile(t, 50) * 1e6),
+                                            p99_us=float(np.percentile(t, 99) * 1e6)))
+    return out
+
+
+def goal_met(rows: list[dict], goal: Goal = GOAL) -> dict:
+    """Which parts of the goal the rows meet (None where a part was not measured)."""
+    acc = [r["test_accuracy"] for r in rows]
+    ratios = [r["ratio"] for r in rows if r.get("ratio") == r.get("ratio")]
+    int8 = [r["int8_test_accuracy"] for r in rows if "int8_test_accuracy" in r]
+    enough = len(rows) >= goal.seeds
+    return {
+        "seeds": len(rows),
+        "mean_accuracy": float(np.mean(acc)) if acc else math.nan,
+        "min_accuracy": float(np.min(acc)) if acc else math.nan,
+        "mean_ratio": float(np.mean(ratios)) if ratios else math.nan,
+        "accuracy_goal": bool(enough and np.mean(acc) >= goal.mean_accuracy and min(acc) >= goal.min_accuracy),
+        "ratio_goal": bool(np.mean(ratios) <= goal.ratio) if ratios else None,
+        "ratio_resolved": bool(np.mean(ratios) <= goal.resolved_ratio) if ratios else None,
+        "int8_goal": bool(enough and min(int8) >= goal.int8_min_accuracy) if int8 else None,
+    }
+
+
+def summarize(rows: list[dict], latency: list[dict], goal: Goal = GOAL) -> dict:
+    """``goal_met`` plus the latency ratios (deployable / course CNN int8)."""
+    s = goal_met(rows, goal)
+    if len(latency) == 2:
+        mine, ref = latency
+        s["p50_fraction"] = mine["p50_us"] / ref["p50_us"]
+        s["p99_fraction"] = mine["p99_us"] / ref["p99_us"]
+        s["latency_goal"] = bool(s["p50_fraction"] <= goal.latency_fraction and s["p99_fraction"] <= goal.latency_fraction)
+    return s
+
+
+SHOWN = ["seed", "recipe", "epochs", "test_accuracy", "test_accuracy_one_view", "int8_test_accuracy", "train_seconds",
+         "reference_seconds", "ratio", "params", "git_commit", "device", "cpu_flags", "threads", "onednn", "backend"]
+LATENCY_SHOWN = ["model", "runtime", "rounds", "p50_us", "p99_us", "git_commit", "device", "cpu_flags", "threads"]
+
+
+def write(out_dir, result: Speedrun, *, command: str = "", stem: str = "speedrun", recipe: Recipe = RECIPE) -> list:
+    """``<stem>.csv`` / ``.md`` (one row per seed, the reference row last), ``<stem>_latency.*`` and
+    ``<stem>.json`` (everything, with the goal check) in ``out_dir``."""
+    from pathlib import Path
+
+    from signbench.atomic import atomic_write_json
+    from signbench.results import write_table
+
+    out_dir = Path(out_dir)
+    s = result.summary()
+    ref = result.reference
+    notes = [
+        f"Recipe ({recipe.describe()}), declared in `signbench.studies.speedrun` before this run; the test CSV "
+        "is read once per seed, after training. `train_seconds`: from the uint8 training data in memory to a "
+        "trained model (scaling, building, compiling, every epoch). `ratio` = train_seconds / reference_seconds.",
+        (f"Reference (same run): {ref['model']}, {ref['epochs']} epochs, batch {ref['batch_size']}: "
+         f"{ref['train_seconds']} s, test accuracy {ref['test_accuracy']:.4f}"
+         + (f", int8 {ref['int8_test_accuracy']:.4f}" if "int8_test_accuracy" in ref else "") + ".")
+        if ref else "No reference in this run (ratio is NaN).",
+        "`test_accuracy` is with test-time augmentation (mean softmax over the image and its four one-pixel "
+        "shifts); `test_accuracy_one_view` without; `int8_test_accuracy` is the int8 TFLite model, one view.",
+        (f"Goal (issue 19, over {GOAL.seeds} seeds: mean >= {GOAL.mean_accuracy}, each >= {GOAL.min_accuracy}, "
+         f"ratio <= {GOAL.ratio}, resolved at <= {GOAL.resolved_ratio}): mean {s['mean_accuracy']:.4f}, worst "
+         f"{s['min_accuracy']:.4f}, mean ratio {s['mean_ratio']:.3f}; accuracy goal met: {s['accuracy_goal']}; "
+         f"ratio <= {GOAL.ratio}: {s['ratio_goal']}; ratio <= {GOAL.resolved_ratio}: {s['ratio_resolved']}; "
+         f"int8 >= {GOAL.int8_min_accuracy} for every seed: {s['int8_goal']}."),
+    ]
+    paths = write_table(out_dir, stem, result.rows, shown=SHOWN, notes=notes, command=command,
+                        title="Time to accuracy: the speedrun recipe against the course CNN")
+    if result.latency:
+        lnotes = [f"One-image `Predictor.predict` of seed {result.latency[0]['seed']}'s int8 model and the course "
+                  "CNN's int8 model (the reference trained in the same run), timed in interleaved rounds."]
+        if "p50_fraction" in s:
+            lnotes.append(f"Deployable / course CNN: p50 {s['p50_fraction']:.3f}x, p99 {s['p99_fraction']:.3f}x "
+                          f"(goal: both <= {GOAL.latency_fraction}x): met: {s['latency_goal']}.")
+        paths += write_table(out_dir, f"{stem}_latency", result.latency, shown=LATENCY_SHOWN, notes=lnotes,
+                             command=command, title="The deployable model's one-image latency against the course CNN")
+    raw = {"recipe": {k: getattr(recipe, k) for k in recipe.__dataclass_fields__}, "rows": result.rows,
+           "reference": ref, "latency": result.latency, "summary": s, "command": command}
+    paths.append(atomic_write_json(out_dir / f"{stem}.json", raw))
+    return paths
