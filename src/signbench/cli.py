@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "course": "course",
     "sota": "sota",
     "speedrun": "speedrun",
+    "pareto": "pareto",
     "transfer": "transfer",
     "tune": "tune",
     "data": "data",

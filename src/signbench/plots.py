@@ -1,6 +1,6 @@
 """Every chart of the project, drawn with matplotlib's object API (``Figure``, no pyplot global state,
 Agg backend): learning curves, class balance, confusion matrix, misclassified images, accuracy vs
-latency, and the results index's charts (latency per runtime, horizontal and grouped bars, the claims'
+latency (and its Pareto front), and the results index's charts (latency per runtime, horizontal and grouped bars, the claims'
 forest plot, the overfitting story, a history of medians). Each function writes one PNG and returns its
 path; the PNG carries no software or date stamp, so the same data and matplotlib give the same bytes."""
 
@@ -24,6 +24,8 @@ __all__ = [
     "latency_figure",
     "overfitting_chart",
     "overfitting_figure",
+    "pareto_chart",
+    "pareto_figure",
     "class_balance_chart",
     "confusion_chart",
     "confusion_figure",
@@ -211,6 +213,89 @@ def accuracy_latency_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, tit
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
+
+
+def _place_labels(ax, points: Sequence[tuple[float, float, str, bool]], *, fontsize: float = 6.0) -> None:
+    """Label each (x, y, text, bold) point, greedily choosing among offsets around it the one whose text
+    box overlaps the labels and points already placed least (boxes estimated from the text length)."""
+    fig = ax.get_figure()
+    to_pt = 72.0 / fig.dpi
+    xy = [tuple(ax.transData.transform((x, y)) * to_pt) for x, y, _, _ in points]
+    marks = [(px - 3, py - 3, px + 3, py + 3) for px, py in xy]
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = [(4, 2), (4, -8), (-4, 2), (-4, -8), (4, 9), (-4, 9), (4, -15), (-4, -15)]
+
+    def overlap(a, b) -> float:
+        w = min(a[2], b[2]) - max(a[0], b[0])
+        h = min(a[3], b[3]) - max(a[1], b[1])
+        return w * h if w > 0 and h > 0 else 0.0
+
+    # The front's labels first (they matter most), then from left to right.
+    for i in sorted(range(len(points)), key=lambda i: (not points[i][3], xy[i][0])):
+        x, y, text, bold = points[i]
+        px, py = xy[i]
+        width, height = 0.55 * fontsize * len(text), fontsize
+        best = None
+        for dx, dy in offsets:
+            x0 = px + dx if dx > 0 else px + dx - width
+            box = (x0, py + dy, x0 + width, py + dy + height)
+            cost = sum(overlap(box, b) for b in placed) + sum(overlap(box, m) for k, m in enumerate(marks) if k != i)
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, box)
+            if cost == 0:
+                break
+        _, dx, dy, box = best
+        placed.append(box)
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                    ha="left" if dx > 0 else "right", va="bottom", color="#222222" if bold else "#555555",
+                    fontweight="bold" if bold else "normal")
+
+
+def pareto_chart(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
+    """Test accuracy against one-image p50 latency (log x), one point per model x runtime: colour per
+    model, marker per runtime, every point labelled; the Pareto front (rows whose ``on_front`` is true)
+    ringed and joined by a step line. ``rows``: model, runtime, test_accuracy, p50_us, on_front."""
+    return _save(pareto_figure(rows, title=title), path)
+
+
+def pareto_figure(rows: Sequence[Mapping[str, Any]], *, title: str):
+    """The figure :func:`pareto_chart` saves."""
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    if not rows:
+        raise ValueError("pareto_chart: no rows")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    runtimes = list(dict.fromkeys(r["runtime"] for r in rows))
+    markers = "osD^v<>pPX*h"
+    cmap = matplotlib.colormaps["tab10"]
+    fig = _figure(figsize=(9.5, 5.8))
+    ax = fig.subplots()
+    for r in rows:
+        ax.scatter(r["p50_us"], r["test_accuracy"], s=55, zorder=3,
+                   color=cmap(models.index(r["model"]) % 10),
+                   marker=markers[runtimes.index(r["runtime"]) % len(markers)], edgecolors="black", linewidths=0.5)
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)  # room for the labels beside the outermost points
+    ax.autoscale_view()
+    _place_labels(ax, [(r["p50_us"], r["test_accuracy"], f"{r['model']} {r['runtime']}", bool(r.get("on_front")))
+                       for r in rows])
+    on = sorted((r for r in rows if r.get("on_front")), key=lambda r: (r["p50_us"], -r["test_accuracy"]))
+    if on:
+        xs = [r["p50_us"] for r in on]
+        ys = [r["test_accuracy"] for r in on]
+        ax.step(xs, ys, where="post", color="#C62828", lw=1.2, zorder=2)
+        ax.scatter(xs, ys, s=160, facecolors="none", edgecolors="#C62828", linewidths=1.5, zorder=4)
+    handles = [Line2D([], [], ls="", marker="o", color=cmap(i % 10), label=m) for i, m in enumerate(models)]
+    handles += [Line2D([], [], ls="", marker=markers[i % len(markers)], color="gray", label=rt)
+                for i, rt in enumerate(runtimes)]
+    handles.append(Line2D([], [], color="#C62828", marker="o", mfc="none", label="Pareto front (p50)"))
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    ax.set_xlabel("one-image latency p50 (microseconds, log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
 
 
 def forest_plot(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:

@@ -1,0 +1,174 @@
+"""The Pareto study: the front on hand-made points (and a property test), the interleaved timing loop,
+the registry, and ``signbench pareto`` end to end on tiny synthetic CSVs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from signbench.studies.pareto import MODELS, RUNTIMES, dominates, front, select
+
+
+# -- the front ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        pytest.param([], [], id="empty"),
+        pytest.param([(0.5, 10.0)], [True], id="one"),
+        pytest.param([(0.9, 100.0), (0.8, 50.0), (0.85, 200.0), (0.95, 300.0)], [True, True, False, True],
+                     id="one-dominated"),
+        pytest.param([(0.9, 100.0), (0.9, 100.0)], [True, True], id="equal-points-both-on"),
+        pytest.param([(0.9, 100.0), (0.9, 100.0), (0.95, 90.0)], [False, False, True], id="equal-points-both-off"),
+        pytest.param([(0.9, 100.0), (0.9, 150.0)], [True, False], id="same-accuracy-slower-is-off"),
+        pytest.param([(0.9, 100.0), (0.8, 100.0)], [True, False], id="same-latency-less-accurate-is-off"),
+        pytest.param([(0.99, 1000.0), (0.98, 100.0), (0.97, 10.0), (0.96, 20.0)], [True, True, True, False],
+                     id="staircase"),
+    ],
+)
+def test_front_on_hand_made_points(points, expected):
+    assert front(points) == expected
+
+
+def test_dominates_needs_one_strict_improvement():
+    assert dominates((0.9, 10.0), (0.8, 10.0)) and dominates((0.9, 10.0), (0.9, 20.0))
+    assert not dominates((0.9, 10.0), (0.9, 10.0))  # equal: neither dominates
+    assert not dominates((0.95, 20.0), (0.9, 10.0)) and not dominates((0.9, 10.0), (0.95, 20.0))  # a trade-off
+
+
+def test_front_refuses_non_finite_values():
+    with pytest.raises(ValueError, match="finite"):
+        front([(0.9, 10.0), (float("nan"), 5.0)])
+    with pytest.raises(ValueError, match="finite"):
+        front([(0.9, float("inf"))])
+
+
+# A small grid of values makes ties (equal accuracy, equal latency, equal points) common.
+_ACCURACY = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]), st.floats(0, 1, allow_nan=False))
+_LATENCY = st.one_of(st.sampled_from([1.0, 10.0, 100.0]), st.floats(0.1, 1e6, allow_nan=False))
+
+
+@given(st.lists(st.tuples(_ACCURACY, _LATENCY), max_size=30))
+def test_front_property(points):
+    """No point on the front is dominated by any point; every point off it is dominated by one on it."""
+    on = front(points)
+    assert len(on) == len(points)
+    for p, flag in zip(points, on, strict=True):
+        if flag:
+            assert not any(dominates(q, p) for q in points), p
+        else:
+            assert any(dominates(q, p) for q, q_on in zip(points, on, strict=True) if q_on), p
+    if points:  # the most accurate of the fastest points is never dominated
+        best = max((p for p in points if p[1] == min(q[1] for q in points)), key=lambda p: p[0])
+        assert on[points.index(best)]
+
+
+# -- the timing loop ---------------------------------------------------------------------------------
+def test_interleaved_times_every_callable_every_round_in_a_seeded_order():
+    from signbench.deploy.latency import interleaved_us
+
+    calls: list[str] = []
+    fns = {name: (lambda n=name: calls.append(n)) for name in "abcd"}
+    times = interleaved_us(fns, rounds=7, warmup=3, seed=1)
+    assert set(times) == set("abcd") and all(t.shape == (7,) and (t > 0).all() for t in times.values())
+    rounds = [calls[i:i + 4] for i in range(0, len(calls), 4)]
+    assert len(rounds) == 10 and all(sorted(r) == list("abcd") for r in rounds)  # round-robin
+    assert len({tuple(r) for r in rounds}) > 1  # the order changes from round to round
+    again: list[str] = []
+    interleaved_us({name: (lambda n=name: again.append(n)) for name in "abcd"}, rounds=7, warmup=3, seed=1)
+    assert again == calls  # seeded
+    with pytest.raises(ValueError):
+        interleaved_us(fns, rounds=0, warmup=0, seed=0)
+
+
+# -- the registry ------------------------------------------------------------------------------------
+def test_registry_and_runtimes():
+    from signbench.deploy.convert import MODES
+
+    names = [e.name for e in MODELS]
+    assert names == ["baseline", "regularized", "cnn", "cnn_plus", "speedrun"]
+    assert RUNTIMES == ("keras", "tf.function", *(f"tflite {m}" for m in MODES))
+    # one deployable model: the speedrun model's int8 TFLite
+    assert [(e.name, e.deployable) for e in MODELS if e.deployable] == [("speedrun", "tflite int8")]
+    assert [e.name for e in select(["cnn", "baseline"])] == ["baseline", "cnn"]  # registry order
+    with pytest.raises(ValueError, match="nope"):
+        select(["cnn", "nope"])
+
+
+def test_from_255_takes_zero_one_images():
+    import keras
+
+    from signbench.studies.pareto import from_255
+
+    inputs = keras.Input((4, 4, 1))
+    inner = keras.Model(inputs, keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs)))
+    x = np.random.default_rng(0).random((2, 4, 4, 1)).astype(np.float32)
+    np.testing.assert_allclose(from_255(inner).predict(x, verbose=0), x.reshape(2, -1), rtol=1e-5)
+
+
+# -- end to end --------------------------------------------------------------------------------------
+def _write_sign_csv(path, per_class: int, seed: int) -> None:
+    from signbench.testing.fixtures import make_images
+
+    images, labels = make_images(24 * per_class, seed)
+    raw = [r for r in range(25) if r != 9]
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    lines += [f"{raw[c]}," + ",".join(map(str, img.ravel())) for img, c in zip(images, labels, strict=True)]
+    with gzip.open(path, "wt", newline="") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
+    """Three registry entries (1 epoch, a tiny cnn_plus and speedrun model), every runtime, the three files."""
+    import signbench.studies.sota as sota
+    import signbench.studies.speedrun as speedrun
+    from signbench.cli import main
+    from signbench.testing.contracts import check_png
+
+    _write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", 4, 0)
+    _write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", 3, 1)
+    monkeypatch.setattr(sota, "BASE_RECIPE", sota.Recipe(filters=(4,), dense=8))
+    monkeypatch.setattr(speedrun, "RECIPE", dataclasses.replace(speedrun.RECIPE, filters=(4, 8)))
+    out = tmp_path / "out"
+    models = ("baseline", "cnn_plus", "speedrun")
+    assert main(["pareto", "--out", str(out), "--data-dir", str(tmp_path), "--epochs", "1", "--rounds", "25",
+                 "--warmup", "2", "--seed", "3", "--models", ",".join(models)]) == 0
+    assert "front:" in capsys.readouterr().out
+
+    rows = list(csv.DictReader((out / "pareto.csv").read_text().splitlines()))
+    required = {"model", "runtime", "params", "size_bytes", "test_accuracy", "p50_us", "p99_us", "on_front",
+                "deployable", "seed", "git_commit", "tensorflow", "keras", "backend", "device", "cpu_flags",
+                "threads"}
+    assert required <= set(rows[0])
+    assert [(r["model"], r["runtime"]) for r in rows] == [(m, rt) for m in models for rt in RUNTIMES]
+    for r in rows:
+        assert 0.0 <= float(r["test_accuracy"]) <= 1.0
+        assert 0.0 < float(r["p50_us"]) <= float(r["p99_us"])
+        assert int(r["params"]) > 0 and int(r["size_bytes"]) > 0
+        assert r["seed"] == "3" and r["rounds"] == "25" and r["epochs"] == "1" and r["data"] == "real"
+    points = [(float(r["test_accuracy"]), float(r["p50_us"])) for r in rows]
+    assert [r["on_front"] == "yes" for r in rows] == front(points) and any(r["on_front"] for r in rows)
+    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("speedrun", "tflite int8")]
+    size = {(r["model"], r["runtime"]): int(r["size_bytes"]) for r in rows}
+    assert size[("baseline", "tflite int8")] < size[("baseline", "tflite float16")] < size[("baseline", "tflite float32")]
+    assert size[("baseline", "keras")] == int(rows[0]["params"]) * 4  # float32 weights, no batch norm
+
+    md = (out / "pareto.md").read_text()
+    assert "deployable model: speedrun (tflite int8)." in md
+    assert "**p50**" in md and "Smoke run" in md and "Produced by: `signbench " in md
+    for r in rows:
+        if r["on_front"]:
+            assert f"{r['model']} ({r['runtime']})" in md
+    check_png(out / "pareto.png")
+
+
+def test_pareto_command_refuses_unknown_models_before_loading_data(tmp_path, capsys):
+    from signbench.cli import main
+
+    assert main(["pareto", "--out", str(tmp_path), "--data-dir", str(tmp_path / "absent"), "--models", "cnn,nope"]) == 2
+    assert "nope" in capsys.readouterr().err
