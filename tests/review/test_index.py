@@ -91,8 +91,17 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
         _claim("transfer-val", "val_accuracy", "transfer", "scratch", "0.1", "0.05", "0.15", "holds",
                "0.60;0.62;0.64", "0.5;0.5;0.5"),
     ])
-    _write(d / "speedrun.csv", [{"recipe": "fast", "target_accuracy": "0.99", "seconds": "120.5"},
-                                {"recipe": "plain", "target_accuracy": "0.99", "seconds": "400"}])
+    from signbench.studies import speedrun
+
+    rows = [{"seed": s, "recipe": "A", "epochs": 6, "test_accuracy": 0.9971, "test_accuracy_one_view": 0.996,
+             "int8_test_accuracy": 0.9955, "train_seconds": 120.5, "reference_seconds": 400.0, "ratio": 120.5 / 400}
+            for s in range(5)]
+    ref = {"model": "cnn (course, reference)", "epochs": 20, "batch_size": 128, "train_seconds": 400.0,
+           "test_accuracy": 0.91}
+    lat = [{"seed": 0, "model": "speednet int8 (seed 0)", "runtime": "LiteRT int8 via Predictor", "p50_us": 40.0,
+            "p99_us": 60.0}, {"seed": 0, "model": "cnn int8", "runtime": "LiteRT int8 via Predictor", "p50_us": 160.0,
+                              "p99_us": 200.0}]
+    speedrun.write(d, speedrun.Speedrun(rows, ref, lat), command="signbench speedrun --out results")
     assert main(["results", "--results-dir", str(d)]) == 0
     assert str(d / "index.md") in capsys.readouterr().out
     md = (d / "index.md").read_text()
@@ -100,7 +109,9 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     assert "CI protocol: 2 holds, 1 does not hold" in md
     assert "`claims_full.csv` is not in this folder yet" in md  # the full protocol: not measured yet
     assert "| transfer | 0.9800 | 0.6200 | 0.3600 |" in md  # the overfitting story's transfer from the claims
-    assert "| fast | 0.99 | 120.5 |" in md
+    assert "| 0 | 6 | 0.9971 | 0.9960 | 0.9955 | 120.5 | 0.301 |" in md
+    assert "| reference: cnn (course, reference) | 20 | 0.9100 | - | - | 400 | 1 |" in md
+    assert "met: True" in md and "time <= 0.10x: False; <= 0.25x: False" in md and "| 0.25, 0.3 |" in md
     for absent in ("pareto.csv", "cpu.csv", "train_speed.csv", "gpu.csv"):
         assert f"`{absent}`" in md and index.NOT_YET in md
     charts = {p.name for p in (d / "index").glob("*.png")}
@@ -127,3 +138,20 @@ def test_anchors_match_the_markdown_renderers(text, expected):
     assert index.slug(text) == expected
     html = markdown.markdown(f"## {text}", extensions=["toc"])
     assert f'id="{expected}"' in html
+
+
+def test_the_pareto_front_screen_lists_the_front_and_the_deployable_model(tmp_path):
+    d = tmp_path / "results"
+    d.mkdir()
+    pts = [("cnn", "keras", "False", "", 0.91, 900.0), ("cnn", "tflite int8", "False", "", 0.90, 160.0),
+           ("speedrun", "tflite int8", "True", "True", 0.997, 60.0), ("baseline", "tflite int8", "True", "", 0.70, 20.0),
+           ("speedrun", "keras", "False", "", 0.997, 700.0)]
+    _write(d / "pareto.csv", [{"model": m, "runtime": rt, "on_front": f, "deployable": dep, "params": 1000,
+                               "size_bytes": 5000, "test_accuracy": a, "p50_us": p, "p99_us": p * 1.5}
+                              for m, rt, f, dep, a, p in pts])
+    index.render(d)
+    md = (d / "index.md").read_text()
+    assert "The 2 points on the front" in md and "of 5 measured" in md
+    assert "| baseline | tflite int8 | yes |  |" in md and "| speedrun | tflite int8 | yes | yes |" in md
+    assert "| cnn | keras |" not in md  # off the front and not deployable: only in the chart
+    check_png(d / "index" / "pareto.png")

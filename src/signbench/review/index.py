@@ -44,6 +44,11 @@ STUDY_COMMANDS = {
     "course_reproduction.csv": "signbench course --seed 0 --epochs 20 --batch-size 128 --out results",
     "model_selection.csv": "signbench transfer select --work runs/transfer --out results",
     "sota.jsonl": "signbench sota --seed 0 --seed 1 --seed 2 --out results/sota.jsonl",
+    "speedrun.csv": "signbench speedrun --seeds 5 --rung A --out results",
+    "speedrun_latency.csv": "signbench speedrun --seeds 5 --rung A --out results",
+    "speedrun_rung_b.csv": "signbench speedrun --seeds 5 --rung B --stem speedrun_rung_b --out results",
+    "speedrun_rung_b_latency.csv": "signbench speedrun --seeds 5 --rung B --stem speedrun_rung_b --out results",
+    "pareto.csv": "signbench pareto --out results",
 }
 COURSE_ORDER = ("baseline", "regularized", "cnn", "transfer")
 #: Runtimes of the data benchmarks (model "-") in a benchmark table.
@@ -307,7 +312,7 @@ def screen_latency(src: Source) -> Screen:
     lat = _latency_rows(rows or [])
     pareto = src.rows("pareto.csv")
     front = (_missing("pareto.csv", what="the accuracy-latency front per runtime") if pareto is None
-             else _generic("pareto.csv", pareto, src, "Accuracy-latency front"))
+             else _pareto(pareto, src))
     if not lat:
         s.blocks += [_missing("cpu.csv", what="inference latency per runtime"), *_listed(front)]
         return s
@@ -339,6 +344,32 @@ def screen_latency(src: Source) -> Screen:
         s.blocks.append(Paragraph(f"Not measured here: {runtime} ({why})."))
     s.blocks += _produced("cpu.csv", src, rows) + _listed(front)
     return s
+
+
+def _pareto(rows: list[dict], src: Source) -> list:
+    """The accuracy-latency front: its points and the deployable model in a table, every point in a chart."""
+    def yes(v) -> bool:
+        return str(v).strip().lower() in ("true", "1", "yes")
+
+    shown = [r for r in rows if yes(r.get("on_front")) or yes(r.get("deployable"))]
+    shown.sort(key=lambda r: _num(r.get("p50_us")) or math.inf)
+    blocks: list = [Heading("Accuracy against one-image latency: the Pareto front", 3), Paragraph(
+        f"The {sum(yes(r.get('on_front')) for r in rows)} points on the front (no other model x runtime is both at "
+        f"least as accurate and at least as fast) of {len(rows)} measured, and the deployable model; every point is "
+        "in the chart.")]
+    blocks.append(Table(["model", "runtime", "on front", "deployable", "params", "size bytes", "test acc", "p50 us",
+                         "p99 us"],
+                        [[r.get("model"), r.get("runtime"), "yes" if yes(r.get("on_front")) else "no",
+                          "yes" if yes(r.get("deployable")) else "", _g(r.get("params")), _g(r.get("size_bytes")),
+                          _acc(r.get("test_accuracy")), _g(r.get("p50_us")), _g(r.get("p99_us"))] for r in shown]))
+    points = [{"model": r.get("model", ""), "runtime": r.get("runtime", ""), "test_accuracy": _num(r.get("test_accuracy")),
+               "p50_us": _num(r.get("p50_us")), "on_front": yes(r.get("on_front"))} for r in rows]
+    points = [p for p in points if p["test_accuracy"] is not None and p["p50_us"]]
+    if points:
+        blocks.append(src.chart("pareto.png", lambda p: plots.pareto_chart(
+            points, p, title="Test accuracy against one-image p50 latency (front ringed)"),
+            "Accuracy against one-image latency, every model x runtime"))
+    return blocks + _produced("pareto.csv", src, rows)
 
 
 def _listed(blocks) -> list:
@@ -391,41 +422,63 @@ def screen_train_speed(src: Source) -> Screen:
 
 
 # -- 5. time to accuracy -------------------------------------------------------------------------------
-_META_COLUMNS = {"date", "git_commit", "device", "cpu", "cpu_flags", "backend", "tensorflow", "keras", "litert",
-                 "python", "threads", "onednn", "command"}
+def _json(src: Source, name: str) -> dict:
+    p = src.root / name
+    try:
+        data = json.loads(p.read_text()) if p.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def _generic(name: str, rows: list[dict], src: Source, what: str) -> list:
-    """A table of every non-metadata column (at most 12 rows) and, when there are a time or latency column
-    and an accuracy column, a chart of accuracy against it."""
-    cols = [c for c in rows[0] if c not in _META_COLUMNS][:8]
-    blocks: list = [Heading(what, 3), Table(cols, [[r.get(c, "") for c in cols] for r in rows[:12]])]
-    if len(rows) > 12:
-        blocks.append(Paragraph(f"The first 12 of {len(rows)} rows."))
-    acc = next((c for c in cols if "acc" in c.lower()), None)
-    lat = next((c for c in cols if any(w in c.lower() for w in ("latency", "second", "time"))), None)
-    label = next((c for c in cols if c not in (acc, lat)), None)
-    points = [{"model": str(r.get(label, "")), "runtime": str(r.get("runtime", "")) or "-",
-               "accuracy": _num(r.get(acc)), "latency_ms": _num(r.get(lat))} for r in rows] if acc and lat else []
-    points = [p for p in points if p["accuracy"] is not None and p["latency_ms"] is not None and p["latency_ms"] > 0]
-    if points:
-        stem = name.rsplit(".", 1)[0]
-        blocks.append(src.chart(f"{stem}.png", lambda p: _xy_chart(points, p, acc, lat, what), f"{what}: {acc} against {lat}"))
-    blocks += _produced(name, src, rows)
-    return blocks
-
-
-def _xy_chart(points, path, acc, lat, what):
-    return plots.accuracy_latency_chart(points, path, title=f"{what}: {acc} against {lat} (log x)")
+#: The speedrun tables: the ladder's rungs, in the order they are climbed.
+SPEEDRUN_FILES = (("speedrun.csv", "rung A"), ("speedrun_rung_b.csv", "rung B"))
 
 
 def screen_time_to_accuracy(src: Source) -> Screen:
     s = Screen("Time to accuracy: how fast does each recipe reach its accuracy?")
-    rows = src.rows("speedrun.csv")
-    if rows is None:
+    found = [(n, what, src.rows(n)) for n, what in SPEEDRUN_FILES]
+    found = [(n, what, rows) for n, what, rows in found if rows]
+    if not found:
         s.blocks.append(_missing("speedrun.csv", what="time to accuracy"))
         return s
-    s.blocks += _generic("speedrun.csv", rows, src, "Time to accuracy")
+    for name, what, rows in found:
+        stem = name.rsplit(".", 1)[0]
+        raw = _json(src, f"{stem}.json")
+        ref, summary = raw.get("reference") or {}, raw.get("summary") or {}
+        s.blocks.append(Heading(f"The speedrun recipe, {what}, against the course CNN", 3))
+        if summary:
+            s.blocks.append(Paragraph(
+                f"Over {summary.get('seeds')} seeds: mean test accuracy {_acc(summary.get('mean_accuracy'))}, worst "
+                f"{_acc(summary.get('min_accuracy'))}, mean training time {_g(summary.get('mean_ratio'), 3)}x the "
+                f"reference's. Goal (mean >= 0.996, every seed >= 0.995): met: {summary.get('accuracy_goal')}; "
+                f"time <= 0.10x: {summary.get('ratio_goal')}; <= 0.25x: {summary.get('ratio_resolved')}; int8 >= "
+                f"0.995 for every seed: {summary.get('int8_goal')}."))
+        table = [[r.get("seed"), r.get("epochs"), _acc(r.get("test_accuracy")), _acc(r.get("test_accuracy_one_view")),
+                  _acc(r.get("int8_test_accuracy")), _g(r.get("train_seconds")), _g(r.get("ratio"), 3)] for r in rows]
+        if ref:
+            table.append([f"reference: {ref.get('model')}", ref.get("epochs"), _acc(ref.get("test_accuracy")), "-",
+                          _acc(ref.get("int8_test_accuracy")), _g(ref.get("train_seconds")), "1"])
+        s.blocks.append(Table(["seed", "epochs", "test acc (TTA)", "test acc (one view)", "int8 test acc",
+                               "train s", "time / reference"], table))
+        bars = [(f"seed {r.get('seed')}", _num(r.get("train_seconds"))) for r in rows]
+        if ref:
+            bars.append(("reference (course CNN)", _num(ref.get("train_seconds"))))
+        bars = [(k, v) for k, v in bars if v is not None]
+        if bars:
+            s.blocks.append(src.chart(f"{stem}.png", lambda p, b=bars, w=what: plots.bar_chart(
+                b, p, title=f"Training time to a trained model ({w}; same run)", xlabel="seconds"),
+                f"Training time per seed and the reference ({what})"))
+        s.blocks += _produced(name, src, rows)
+        lat = src.rows(f"{stem}_latency.csv")
+        if lat and len(lat) == 2:
+            p50 = [_num(r.get("p50_us")) for r in lat]
+            p99 = [_num(r.get("p99_us")) for r in lat]
+            s.blocks.append(Table(["model", "runtime", "p50 us", "p99 us", "x the course CNN's (p50, p99)"],
+                                  [[r.get("model"), r.get("runtime"), _g(p50[i]), _g(p99[i]),
+                                    f"{_g(p50[i] / p50[1], 3)}, {_g(p99[i] / p99[1], 3)}" if p50[1] and p99[1] else "-"]
+                                   for i, r in enumerate(lat)]))
+            s.blocks += _produced(f"{stem}_latency.csv", src, lat)
     return s
 
 

@@ -38,7 +38,7 @@ from signbench.seeds import derive
 
 __all__ = [
     "GOAL", "RECIPE", "REFERENCE_EPOCHS", "RUNGS", "Recipe", "Speedrun", "SpeedrunConfig", "goal_met", "predict_tta",
-    "reference", "run", "shifted_views", "train",
+    "reference", "run", "shifted_views", "summarize", "train", "write",
 ]
 
 #: The course CNN as the reference: plain fit, 20 epochs, batch 128.
@@ -184,21 +184,6 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
     return out, time.perf_counter() - start
 
 
-def interleaved_latency(predictors: dict, images: np.ndarray, rounds: int) -> dict[str, np.ndarray]:
-    """One-image ``predict`` time (seconds) of each predictor, ``rounds`` rounds, the predictors taking
-    turns within each round (after one warm-up call each)."""
-    times = {name: np.empty(rounds) for name in predictors}
-    for p in predictors.values():
-        p.predict(images[0])
-    for r in range(rounds):
-        img = images[r % len(images)]
-        for name, p in predictors.items():
-            t = time.perf_counter()
-            p.predict(img)
-            times[name][r] = time.perf_counter() - t
-    return times
-
-
 def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig(),
         progress: Callable[[str], None] = lambda _msg: None) -> Speedrun:
     """The whole protocol. ``load("train")`` / ``load("test")`` return ``LabeledImages``; the test split
@@ -252,13 +237,18 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
             out.reference["int8_test_accuracy"] = _int8_accuracy(ref_int8, test)
             out.reference["int8_bytes"] = len(ref_int8)
         progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
-        names = {f"speednet int8 (seed {config.seeds[0]})": Predictor(deploy_model),
-                 "cnn int8 (course, reference)": Predictor(ref_int8)}
-        times = interleaved_latency(names, test.images, config.latency_rounds)
+        from signbench.deploy.latency import interleaved_us
+
+        predictors = {f"speednet int8 (seed {config.seeds[0]})": Predictor(deploy_model),
+                      "cnn int8 (course, reference)": Predictor(ref_int8)}
+        image = test.images[0]
+        times = interleaved_us({n: (lambda p=p: p.predict(image)) for n, p in predictors.items()},
+                               rounds=config.latency_rounds, warmup=max(10, config.latency_rounds // 20),
+                               seed=derive(config.seeds[0], "latency"))
         for name, t in times.items():
             out.latency.append(run_metadata(config.seeds[0], model=name, runtime="LiteRT int8 via Predictor",
-                                            rounds=config.latency_rounds, p50_us=float(np.percentile(t, 50) * 1e6),
-                                            p99_us=float(np.percentile(t, 99) * 1e6)))
+                                            rounds=config.latency_rounds, p50_us=float(np.percentile(t, 50)),
+                                            p99_us=float(np.percentile(t, 99))))
     return out
 
 
