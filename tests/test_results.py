@@ -263,6 +263,98 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
     assert sorted((tmp_path / "out" / "history.csv").read_text().splitlines()) == sorted(before.splitlines())
 
 
+def _mfu_run(peaks) -> dict:
+    """_run_json plus two benchmarks that report MFU (achieved FLOP/s) and the run's ``peaks`` block."""
+    run = _run_json()
+    for name, achieved in (("a", {"mfu": 30e9, "plain_mfu": 20e9}), ("b", {"mfu": 45e9})):
+        run["benchmarks"].append({
+            "name": f"bench_{name}",
+            "extra_info": {"model": name, "runtime": "keras-fit", "batch_size": 128, "metric": "epoch", "unit": "s",
+                           "achieved_flops": achieved},
+            "stats": {"data": [1.0, 1.1, 1.2], "rounds": 3, "median": 1.1},
+        })
+    run["signbench"]["peaks"] = peaks
+    return run
+
+
+def test_mfu_rows_divide_by_the_runs_one_peak(tmp_path):
+    peaks = {"matmul": {"peak": 120e9, "count": 5, "min": 90e9, "median": 110e9, "max": 120e9, "n": 1024,
+                        "samples": [90e9, 100e9, 110e9, 115e9, 120e9]},
+             "physical": {"flops": 150e9, "note": "2 cores x 2 FMA units x 8 fp32 lanes ... Assumed: ..."}}
+    rows = results.rows_from_benchmark_json(_mfu_run(peaks))
+    by = {(r["model"], r["metric"]): r for r in rows}
+    for model, name, achieved in (("a", "mfu", 30e9), ("a", "plain_mfu", 20e9), ("b", "mfu", 45e9)):
+        assert by[(model, f"{name}_achieved")]["value"] == achieved / 1e9
+        assert by[(model, f"{name}_achieved")]["unit"] == "GFLOP/s"
+        mfu, physical = by[(model, name)], by[(model, f"{name}_physical")]
+        assert mfu["value"] == pytest.approx(achieved / 120e9) and mfu["unit"] == "fraction"
+        assert physical["value"] == pytest.approx(achieved / 150e9)
+        assert mfu["note"] == "achieved / matmul_peak (120 GFLOP/s)"  # the same peak in every row, said
+        assert physical["note"] == "achieved / physical_peak (150 GFLOP/s)"
+    # the peaks once per run, not per benchmark, with the spread and the physical limit's inputs
+    assert [r["metric"] for r in rows].count("matmul_peak") == 1
+    assert [r["metric"] for r in rows].count("physical_peak") == 1
+    assert by[("", "matmul_peak")]["value"] == 120.0 and by[("", "physical_peak")]["value"] == 150.0
+    assert by[("", "matmul_peak")]["note"] == ("max of 5 float32 1024x1024 matmul samples over the run: "
+                                               "min 90, median 110, max 120 GFLOP/s")
+    assert by[("", "physical_peak")]["note"] == peaks["physical"]["note"]
+    md = results.write_tables(rows, tmp_path, "cpu")[1].read_text()
+    assert results.MFU_NOTE in md and "matmul_peak" in md
+    # an unknown physical limit (no clock; an accelerator run): empty values that say so, nothing made up
+    rows = results.rows_from_benchmark_json(_mfu_run({**peaks, "physical": {"flops": None, "note": "unknown"}}))
+    by = {(r["model"], r["metric"]): r for r in rows}
+    assert by[("a", "mfu_physical")]["value"] == "" and by[("a", "mfu_physical")]["note"] == "no physical_peak in this run"
+    assert by[("a", "mfu")]["value"] == pytest.approx(0.25) and by[("", "physical_peak")]["value"] == ""
+    # a run without MFU benchmarks gets no peak rows and no MFU note
+    plain = results.rows_from_benchmark_json(_run_json())
+    assert not {"matmul_peak", "physical_peak"} & {r["metric"] for r in plain}
+    assert results.MFU_NOTE not in results.write_tables(plain, tmp_path, "plain")[1].read_text()
+
+
+MFU_BENCH = '''
+def bench_one(benchmark, peak_meter):
+    peak_meter.sample()
+    benchmark.extra_info.update(model="one", runtime="fit", batch_size=1, metric="epoch", unit="s")
+    benchmark.pedantic(sum, args=(range(10),), rounds=3, iterations=1)
+    benchmark.extra_info["achieved_flops"] = {"mfu": 1e9, "plain_mfu": 2e9}
+
+def bench_two(benchmark, peak_meter):
+    peak_meter.sample()
+    benchmark.extra_info.update(model="two", runtime="fit", batch_size=1, metric="epoch", unit="s")
+    benchmark.pedantic(sum, args=(range(10),), rounds=3, iterations=1)
+    benchmark.extra_info["achieved_flops"] = {"mfu": 3e9}
+'''
+
+
+def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tmp_path):
+    """A real run of two MFU benchmarks: one sample after collection and one before each is three, so the
+    plugin takes two more before writing; every MFU row divides by their maximum."""
+    (tmp_path / "bench_mfu.py").write_text(MFU_BENCH)
+    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
+           "--benchmark-enable", "--results-dir", "out", "--results-name", "mfu", "bench_mfu.py"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, "real"))}
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (raw,) = (tmp_path / "out" / "raw").glob("*.json")
+    peaks = json.loads(raw.read_text())["signbench"]["peaks"]
+    matmul = peaks["matmul"]
+    assert matmul["count"] == 5 and len(matmul["samples"]) == 5 and matmul["n"] == 1024
+    assert matmul["peak"] == max(matmul["samples"]) and matmul["min"] == min(matmul["samples"])
+    assert peaks["physical"]["flops"] is None or peaks["physical"]["flops"] > 0
+    rows = list(csv.DictReader((tmp_path / "out" / "mfu.csv").read_text().splitlines()))
+    mfu = {(r["model"], r["metric"]): r for r in rows}
+    for model, name, achieved in (("one", "mfu", 1e9), ("one", "plain_mfu", 2e9), ("two", "mfu", 3e9)):
+        assert float(mfu[(model, name)]["value"]) == pytest.approx(achieved / matmul["peak"], rel=1e-12)
+        if peaks["physical"]["flops"]:
+            assert float(mfu[(model, f"{name}_physical")]["value"]) == pytest.approx(
+                achieved / peaks["physical"]["flops"], rel=1e-12)
+    assert len({mfu[k]["note"] for k in (("one", "mfu"), ("one", "plain_mfu"), ("two", "mfu"))}) == 1
+    assert float(mfu[("", "matmul_peak")]["value"]) == pytest.approx(matmul["peak"] / 1e9, rel=1e-12)
+    assert results.MFU_NOTE in (tmp_path / "out" / "mfu.md").read_text()
+
+
 def test_smoke_run_writes_nothing(tmp_path):
     (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")

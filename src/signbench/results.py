@@ -18,12 +18,15 @@ Benchmark convention (the plugin signbench.testing.bench turns the JSON into row
 ``runtime``, ``batch_size``, ``metric`` (what one round's time means, e.g. "latency") and ``unit``
 (the time unit to report it in: "s", "ms", "us" or "ns"); optional ``items_per_round`` (adds a
 ``throughput`` row, items/s), ``threads`` and ``seed``; derived numbers in
-``extra_info["metrics"] = {name: [value, unit]}``.
+``extra_info["metrics"] = {name: [value, unit]}``; a benchmark that reports MFU gives its achieved FLOP/s
+instead, ``extra_info["achieved_flops"] = {mfu_name: flop_per_s}``, and the MFU rows are made here from the
+run's one pair of peaks (the raw JSON's ``signbench.peaks``, :func:`_mfu_rows`).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -91,11 +94,59 @@ def _percentile(data: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(data, dtype=np.float64), q))
 
 
+#: What a table with MFU rows says under its metadata.
+MFU_NOTE = (
+    "MFU: every `*mfu` row is its benchmark's achieved FLOP/s (the `*mfu_achieved` row: training FLOPs per "
+    "sample x samples/s) over this run's one `matmul_peak` (the best of the float32 matmul samples taken over "
+    "the run; its row gives their spread), and every `*mfu_physical` row the same over `physical_peak` (the "
+    "CPU's limit from its flags and clock; its row gives the inputs and the assumptions)."
+)
+
+
+def _mfu_rows(row, achieved: dict, peaks: dict | None) -> list[dict]:
+    """The rows of one benchmark's ``achieved_flops`` (``{mfu_name: FLOP/s}``): per name the achieved
+    GFLOP/s (``NAME_achieved``), NAME = achieved / the run's matmul peak and NAME_physical = achieved / the
+    physical limit, each row's note saying which peak it divides by. ``peaks``: the raw JSON's
+    ``signbench.peaks`` (``{"matmul": {"peak": FLOP/s, ...}, "physical": {"flops": FLOP/s or None, ...}}``);
+    a missing peak gives an empty value saying so. ``row(metric, value, unit, note=...)`` makes a row."""
+    peaks = peaks or {}
+    matmul = (peaks.get("matmul") or {}).get("peak")
+    physical = (peaks.get("physical") or {}).get("flops")
+    out = []
+    for name, flops in achieved.items():
+        flops = float(flops)
+        out.append(row(f"{name}_achieved", flops / 1e9, "GFLOP/s", note=f"achieved; {name} = this / a peak"))
+        for metric, peak, what in ((name, matmul, "matmul_peak"), (f"{name}_physical", physical, "physical_peak")):
+            if peak:
+                out.append(row(metric, flops / peak, "fraction", note=f"achieved / {what} ({peak / 1e9:.4g} GFLOP/s)"))
+            else:
+                out.append(row(metric, "", "fraction", note=f"no {what} in this run"))
+    return out
+
+
+def _peak_rows(row, peaks: dict | None) -> list[dict]:
+    """The run's ``matmul_peak`` and ``physical_peak`` rows (GFLOP/s), their spread and inputs as notes."""
+    peaks = peaks or {}
+    out = []
+    matmul = peaks.get("matmul")
+    if matmul:
+        n = matmul.get("n", "")
+        out.append(row("matmul_peak", matmul["peak"] / 1e9, "GFLOP/s", note=(
+            f"max of {matmul['count']} float32 {n}x{n} matmul samples over the run: min {matmul['min'] / 1e9:.4g}, "
+            f"median {matmul['median'] / 1e9:.4g}, max {matmul['max'] / 1e9:.4g} GFLOP/s")))
+    physical = peaks.get("physical")
+    if physical:
+        flops = physical.get("flops")
+        out.append(row("physical_peak", flops / 1e9 if flops else "", "GFLOP/s", note=physical.get("note", "")))
+    return out
+
+
 def rows_from_benchmark_json(output_json: dict) -> list[dict]:
     """Turn one run's JSON (pytest-benchmark's, plus our ``signbench`` block) into result rows."""
     block = output_json.get("signbench", {})
     meta = block.get("meta", {})
     rows: list[dict] = []
+    with_mfu = False
 
     def row(info: dict, metric: str, value, unit: str, rounds=None, note: str = "") -> dict:
         r = {k: meta.get(k, "") for k in _META}
@@ -139,6 +190,11 @@ def rows_from_benchmark_json(output_json: dict) -> list[dict]:
             rows.append(row(info, "throughput", float(items) / median, f"{info.get('items', 'items')}/s", rounds))
         for name, (value, vunit) in (info.get("metrics") or {}).items():
             rows.append(row(info, name, value, vunit, rounds))
+        if info.get("achieved_flops"):
+            rows += _mfu_rows(functools.partial(row, info, rounds=rounds), info["achieved_flops"], block.get("peaks"))
+            with_mfu = True
+    if with_mfu:  # once per run: the peaks every MFU row of it divides by
+        rows += _peak_rows(functools.partial(row, {}), block.get("peaks"))
     for skip in block.get("skipped", []):
         rows.append(row(skip, skip.get("metric", "skipped"), "", "", None, f"skipped: {skip.get('reason', '')}"))
     return rows
@@ -234,6 +290,8 @@ def write_tables(rows: list[dict], results_dir: str | os.PathLike, name: str, *,
         notes.append(f"- data: {' and '.join(kinds)}")
     if "synthetic" in kinds:
         notes += ["", SYNTHETIC_NOTE]
+    if any(r.get("metric") == "physical_peak" for r in rows):
+        notes += ["", MFU_NOTE]
     return write_table(
         results_dir, name, rows, columns=COLUMNS, shown=shown,
         title=f"signbench results: {name}" + (f" ({' and '.join(kinds)} data)" if rows else ""),

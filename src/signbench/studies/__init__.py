@@ -5,5 +5,5 @@
 - :mod:`signbench.studies.model_selection`: precision vs complexity on the transfer task
   (``signbench transfer select``);
 - :mod:`signbench.studies.speed`: ``fit``'s speed options against plain ``fit`` (``bench/bench_speed.py``);
-- :mod:`signbench.studies.flops`: FLOPs per training sample and the matmul peak, for MFU.
+- :mod:`signbench.studies.flops`: FLOPs per training sample, the run's one matmul peak and the CPU's physical limit, for MFU.
 """

@@ -25,6 +25,16 @@ Benchmark convention (see :mod:`signbench.results`): ``extra_info`` keys ``model
 ``batch_size``, ``metric`` / ``unit`` (what one round's time is, and the time unit to report),
 optional ``items_per_round`` (adds throughput), ``threads``; derived numbers in
 ``extra_info["metrics"] = {name: [value, unit]}``. p50/p90/p99 come from the raw round times.
+
+MFU: one float32 matmul peak per run. A benchmark that reports MFU asks for the ``peak_meter`` fixture
+(the run's one :class:`signbench.studies.flops.PeakMeter`), calls ``peak_meter.sample()`` right before
+its timed part and records what it achieved, ``extra_info["achieved_flops"] = {mfu_name: FLOP/s}``. The
+meter also samples once when collection is done (before any benchmark runs, if one selected asks for
+it) and, at the end of a real run, until it has 5 samples; the run's peak is their maximum. The raw
+JSON stores it with every sample (``signbench.peaks.matmul``) beside the CPU's physical limit
+(``signbench.peaks.physical``, :func:`signbench.studies.flops.physical_peak_here`; none on an
+accelerator), and the rows divide by them (:func:`signbench.results.rows_from_benchmark_json`): every MFU
+row of a run by the same peak.
 """
 
 from __future__ import annotations
@@ -44,6 +54,10 @@ from signbench.meta import available_cores
 from signbench.testing import real_data_missing
 
 SKIPPED_KEY = pytest.StashKey[list]()
+#: The run's one matmul peak meter (created on first use, :func:`_peak_meter`).
+PEAK_KEY = pytest.StashKey[object]()
+#: The fixture a benchmark that reports MFU asks for.
+PEAK_FIXTURE = "peak_meter"
 #: Rows of the real CSVs (train, test): the synthetic stand-in has as many.
 SIGN_MNIST_ROWS = {"train": 27_455, "test": 7_172}
 #: Rows of the smoke runs' subsets (train, test), real or synthetic.
@@ -124,6 +138,52 @@ def _benchmark_session(config):
     return getattr(config, "_benchmarksession", None)
 
 
+def _smoke(config) -> bool:
+    bs = _benchmark_session(config)
+    return bool(bs is None or bs.disabled)
+
+
+def _peak_meter(config):
+    """The run's one PeakMeter: float32 256x256 matmuls in smoke mode, else 1024x1024 on a CPU (enough to
+    saturate it) and 8192x8192 on an accelerator (which needs a much bigger product to reach its peak)."""
+    meter = config.stash.get(PEAK_KEY, None)
+    if meter is None:
+        from signbench.studies.flops import PeakMeter
+
+        if _smoke(config):
+            meter = PeakMeter(256, repeats=3)
+        else:
+            from signbench.meta import on_accelerator
+
+            meter = PeakMeter(8192 if on_accelerator() else 1024, repeats=10)
+        config.stash[PEAK_KEY] = meter
+    return meter
+
+
+def pytest_collection_finish(session):
+    if any(PEAK_FIXTURE in getattr(item, "fixturenames", ()) for item in session.items):
+        _peak_meter(session.config).sample()  # the run's first sample, before any benchmark
+
+
+def peaks_block(config) -> dict | None:
+    """The run's peaks for its raw JSON, None when no benchmark reported MFU: the matmul peak (the meter
+    first topped up to its 5 samples) and the CPU's physical limit (none on an accelerator: the matmuls
+    ran there)."""
+    meter = config.stash.get(PEAK_KEY, None)
+    if meter is None or not meter.samples:
+        return None
+    from signbench.meta import on_accelerator
+    from signbench.studies.flops import physical_peak_here
+
+    meter.fill()
+    if on_accelerator():
+        physical = {"flops": None, "note": "not derived: this run's matmuls ran on an accelerator, and the "
+                                           "physical limit derived here is the CPU's"}
+    else:
+        physical = physical_peak_here().as_dict()
+    return {"matmul": meter.as_dict(), "physical": physical}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
@@ -149,7 +209,7 @@ def pytest_sessionfinish(session, exitstatus):
         name += "_synthetic"  # never replaces a real-data table, never shares one with real rows
     output_json["signbench"] = {
         "meta": meta, "skipped": config.stash[SKIPPED_KEY], "command": command, "exitstatus": int(exitstatus),
-        "results_name": name,
+        "results_name": name, "peaks": peaks_block(config),
     }
     raw = results.write_raw(output_json, Path(out_dir) / "raw")
     rows = results.rows_from_benchmark_json(output_json)
@@ -214,11 +274,16 @@ class BenchConfig:
 
 
 @pytest.fixture(scope="session")
+def peak_meter(request):
+    """The run's one float32 matmul :class:`~signbench.studies.flops.PeakMeter`: call ``sample()`` right
+    before the timed part of a benchmark that reports MFU (see the module docstring)."""
+    return _peak_meter(request.config)
+
+
+@pytest.fixture(scope="session")
 def bench_cfg(request) -> BenchConfig:
-    bs = _benchmark_session(request.config)
-    smoke = bool(bs is None or bs.disabled)
     return BenchConfig(
-        smoke=smoke,
+        smoke=_smoke(request.config),
         seed=request.config.getoption("--bench-seed"),
         budget_s=request.config.getoption("--bench-budget"),
         litert_threads=request.config.getoption("--litert-threads"),
