@@ -177,7 +177,8 @@ def load_jsonl(
         if not line.strip():
             continue
         where = f"line {lineno}"
-        try:
+
+        def decode(line=line, where=where):
             obj = parse_json(line, path=name, where=where)
             if not isinstance(obj, dict):
                 raise DataError(f"expected an object, got {type(obj).__name__}", path=name, where=where)
@@ -192,16 +193,26 @@ def load_jsonl(
             data = _content_bytes(
                 obj["content"], base=path.parent, path=name, where=where, timeout=timeout, max_bytes=max_bytes
             )
-            img = decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size)
-        except DataError as exc:
-            if on_error == "raise":
-                raise
-            skipped.append(Skipped(name, where, str(exc)))
-            continue
-        images.append(img)
-        labels.append(label)
-        places.append((name, where))
+            return decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size), label
+
+        _keep_or_skip(decode, (images, labels, places, skipped), name, where, on_error)
     return _finish(images, labels, places, class_names, name, skipped, on_error, allow_empty)
+
+
+def _keep_or_skip(decode, into: tuple[list, list, list, list], name: str, where: str, on_error: str) -> None:
+    """Append ``decode()``'s (image, label) and its place to ``into`` = (images, labels, places, skipped);
+    a ``DataError`` is raised again with ``on_error="raise"``, else recorded as skipped."""
+    images, labels, places, skipped = into
+    try:
+        img, label = decode()
+    except DataError as exc:
+        if on_error == "raise":
+            raise
+        skipped.append(Skipped(name, where, str(exc)))
+        return
+    images.append(img)
+    labels.append(label)
+    places.append((name, where))
 
 
 def load_base64_json(
@@ -229,15 +240,10 @@ def load_base64_json(
         values = value if isinstance(value, list) else [value]
         for j, item in enumerate(values):
             where = f"key {key!r}" + (f"[{j}]" if isinstance(value, list) else "")
-            try:
+
+            def decode(item=item, where=where, key=key):
                 data = decode_base64(item, path=name, where=where)
-                img = decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size)
-            except DataError as exc:
-                if on_error == "raise":
-                    raise
-                skipped.append(Skipped(name, where, str(exc)))
-                continue
-            images.append(img)
-            labels.append(key)
-            places.append((name, where))
+                return decode_image(data, path=name, where=where, color_mode=color_mode, target_size=target_size), key
+
+            _keep_or_skip(decode, (images, labels, places, skipped), name, where, on_error)
     return _finish(images, labels, places, class_names, name, skipped, on_error, allow_empty)
