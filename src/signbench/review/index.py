@@ -198,7 +198,8 @@ def _course_sorted(names) -> list[str]:
 
 
 # -- 1. the course's claims --------------------------------------------------------------------------
-CLAIM_FILES = (("claims_ci.csv", "CI protocol"), ("claims_full.csv", "full protocol"))
+CLAIM_FILES = (("claims_ci.csv", "CI protocol"), ("claims_r1.csv", "ladder's r1 rung (the claims not settled at the CI protocol)"),
+               ("claims_full.csv", "full protocol"))
 
 
 def screen_claims(src: Source) -> Screen:
@@ -233,6 +234,15 @@ def screen_claims(src: Source) -> Screen:
             f, p, title=f"The course's claims, {lab}: effect and interval per claim"),
             f"Effect per claim with its interval ({label})"))
         s.blocks += _produced(name, src, rows)
+        stab_name = f"{stem}_stability.csv"
+        stab = src.rows(stab_name)
+        if stab:
+            runs = [c.removeprefix("verdict ") for c in stab[0] if c.startswith("verdict ")]
+            unstable = [f"{r.get('claim')} ({r.get('metric')})" for r in stab if str(r.get("stable")) != "True"]
+            s.blocks.append(Paragraph(
+                f"Under {len(runs)} numerics ({', '.join(runs)}; [{stab_name}]({stab_name})): "
+                f"{len(stab) - len(unstable)} of {len(stab)} verdicts agree"
+                + (f"; these differ and count as inconclusive here: {', '.join(unstable)}." if unstable else ".")))
     return s
 
 
