@@ -65,7 +65,8 @@ def test_recipe_is_seeded_and_repeatable():
     assert not all(np.array_equal(a, b) for a, b in zip(w0, w2, strict=True))
 
 
-def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch):
+@pytest.mark.parametrize("int8", [False, True])
+def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch, int8):
     events = []
     train_set, test_set = _tiny_set(96, 0), _tiny_set(48, 1)
 
@@ -89,7 +90,7 @@ def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch):
 
     monkeypatch.setattr(speedrun, "train", train)
     monkeypatch.setattr(speedrun, "reference", reference)
-    config = speedrun.SpeedrunConfig(seeds=(0, 1), recipe=TINY, reference_epochs=1, int8=False)
+    config = speedrun.SpeedrunConfig(seeds=(0, 1), recipe=TINY, reference_epochs=1, int8=int8, latency_rounds=5)
     result = speedrun.run(load, config)
     assert events == ["load train", "reference starts", "reference done", "load test",
                       "train 0 starts", "train 0 done", "load test", "train 1 starts", "train 1 done", "load test"]
@@ -98,6 +99,10 @@ def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch):
         assert r["reference_seconds"] == result.reference["train_seconds"] > 0
         assert r["ratio"] == pytest.approx(r["train_seconds"] / r["reference_seconds"], rel=0.01)
         assert 0 <= r["test_accuracy"] <= 1 and r["git_commit"] and r["cpu_flags"] is not None
+        assert ("int8_test_accuracy" in r) == int8
+    assert [row["model"] for row in result.latency] == (
+        ["speednet int8 (seed 0)", "cnn int8 (course, reference)"] if int8 else [])
+    assert all(row["p99_us"] >= row["p50_us"] > 0 for row in result.latency)
 
 
 def test_goal_check_on_hand_made_rows():

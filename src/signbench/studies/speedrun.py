@@ -231,8 +231,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
     if config.int8 and ref_model is not None and deploy_model is not None and config.latency_rounds > 0:
         from signbench.deploy.predictor import Predictor
 
-        ref_int8 = _int8(ref_model, x, 0)
-        test = load("test")
+        ref_int8 = _int8(ref_model, x, 0)  # scored on the last seed's read of the test split
         if out.reference is not None:
             out.reference["int8_test_accuracy"] = _int8_accuracy(ref_int8, test)
             out.reference["int8_bytes"] = len(ref_int8)
