@@ -14,25 +14,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from signbench.data.types import SIGN_RAW_LABELS
 from signbench.testing.browser import inspect_page, launch, require_browser, serve
 from signbench.testing.contracts import check_png
+from signbench.testing.fixtures import block_images
 
 
 def write_csv(path: Path, per_class: int, seed: int) -> Path:
     """Learnable 28x28 images (one bright block per class, plus noise) as a gzipped Sign-MNIST CSV."""
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(24), per_class)
-    images = rng.integers(0, 70, (len(labels), 28, 28), dtype=np.int64)
-    for i, k in enumerate(labels):
-        r, c = divmod(int(k), 6)
-        images[i, 2 + 6 * r : 7 + 6 * r, 2 + 4 * c : 5 + 4 * c] += 150
+    images, labels = block_images(per_class, seed)
     lines = ["label," + ",".join(f"pixel{i + 1}" for i in range(784))]
     lines += [f"{SIGN_RAW_LABELS[k]}," + ",".join(map(str, img.ravel()))
-              for img, k in zip(np.clip(images, 0, 255), labels, strict=True)]
+              for img, k in zip(images, labels, strict=True)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
     return path

@@ -20,17 +20,7 @@ from signbench.cli import main
 from signbench.data.types import SIGN_RAW_LABELS as RAW_LABELS  # noqa: E402
 from signbench.reproduce import source, stages
 from signbench.reproduce.config import DataSpec, Profile, RunConfig
-
-
-def sign_images(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable 28x28 images: one bright block per class at a class-specific place, plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.repeat(np.arange(24), per_class)
-    images = rng.integers(0, 70, (len(labels), 28, 28), dtype=np.int64)
-    for i, k in enumerate(labels):
-        r, c = divmod(int(k), 6)
-        images[i, 2 + 6 * r : 7 + 6 * r, 2 + 4 * c : 5 + 4 * c] += 150
-    return np.clip(images, 0, 255).astype(np.uint8), labels
+from signbench.testing.fixtures import block_images as sign_images
 
 
 def write_csv(path: Path, per_class: int, seed: int, *, bad_cell: tuple[int, str] | None = None) -> Path:

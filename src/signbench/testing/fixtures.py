@@ -46,6 +46,18 @@ def make_images(n: int, seed: int, side: int = 28, classes: int = 24) -> tuple[n
     return images, labels.astype(np.int64)
 
 
+def block_images(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28x28 uint8 images, ``per_class`` of each of the 24 classes: one bright block per class at a
+    class-specific place, plus noise (a small model learns them in a few epochs); and their class indices."""
+    g = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(24), per_class)
+    images = g.integers(0, 70, (len(labels), 28, 28), dtype=np.int64)
+    for i, k in enumerate(labels):
+        r, c = divmod(int(k), 6)
+        images[i, 2 + 6 * r : 7 + 6 * r, 2 + 4 * c : 5 + 4 * c] += 150
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
 def dirty_rows(images: np.ndarray, raw_labels: list, seed: int, per_defect: int = 2):
     """CSV text lines (header first) with ``per_defect`` rows of each defect injected at seeded places,
     and the manifest: {"clean_rows": n, "defects": [{"line": k, "reason": r}, ...]}."""
