@@ -112,7 +112,8 @@ def test_killing_a_worker_mid_trial_does_not_lose_the_search(tmp_path):
 def test_a_search_whose_workers_all_die_fails_loudly_and_leaves_no_process(tmp_path):
     spec = SearchSpec(directory=str(tmp_path), project_name="doomed", tuner="random", max_trials=2, epochs=1,
                       data={"kind": "no-such-data"})
-    search = LocalSearch(spec, workers=1, threads=1)
+    # No worker ever finishes a trial here, so the chief cannot exit on its own: a short grace suffices.
+    search = LocalSearch(spec, workers=1, threads=1, chief_exit_grace_s=5)
     with pytest.raises(TuningError, match="every worker exited") as err, search:
         search.start()
         search.wait(timeout_s=TIMEOUT_S)

@@ -377,14 +377,17 @@ class LocalSearch:
 
     ``start()``, then ``poll()`` (one monitoring step; True when the search is over) or ``wait()``;
     a worker that dies is declared lost to the chief at once, and the others finish its trial.
+    When every worker is gone, the chief gets ``chief_exit_grace_s`` to exit cleanly before the search is
+    declared failed.
     """
 
     def __init__(self, spec: SearchSpec, workers: int, *, host: str = LOOPBACK, port: int | None = None,
-                 threads: int | None = None, overwrite: bool = True, logs: str | os.PathLike | None = None):
+                 threads: int | None = None, overwrite: bool = True, logs: str | os.PathLike | None = None,
+                 chief_exit_grace_s: float = CHIEF_EXIT_GRACE_S):
         if workers < 1:
             raise ValueError("a distributed search needs at least one worker")
         self.spec, self.n_workers, self.host, self.port, self.threads = spec, workers, host, port, threads
-        self.overwrite = overwrite
+        self.overwrite, self.chief_exit_grace_s = overwrite, chief_exit_grace_s
         self.logs = Path(logs) if logs else spec.project_dir.parent / f"{spec.project_name}_logs"
         self.chief: Child | None = None
         self.workers: dict[str, Child] = {}
@@ -449,7 +452,7 @@ class LocalSearch:
             # The chief may be just about to exit after the last worker's stop; on a loaded machine its
             # shutdown (final oracle save, report) can take many seconds, so give it a grace period.
             try:
-                chief_code = self.chief.proc.wait(timeout=CHIEF_EXIT_GRACE_S)
+                chief_code = self.chief.proc.wait(timeout=self.chief_exit_grace_s)
             except subprocess.TimeoutExpired:
                 chief_code = None
             if chief_code == 0:
