@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from signbench.deploy import MODES, LiteModel, convert, representative_sample, save  # noqa: E402
+from signbench.deploy import MODES, LiteModel, Predictor, convert, representative_sample, save  # noqa: E402
 from signbench.deploy.runtime import dequantize, quantize  # noqa: E402
 from signbench.models import build  # noqa: E402
 
@@ -130,9 +130,7 @@ def test_int8_accuracy_within_one_point_on_real_test_csv(realdata, record_proper
     x_test = test.as_float()
     acc_float = float((model.predict(x_test, batch_size=512, verbose=0).argmax(1) == test.labels).mean())
     flat = convert(model, "int8", representative=representative_sample(train.images, 256, seed=0))
-    lite = LiteModel(flat, num_threads=2)
-    pred = np.concatenate([lite.run(x_test[i : i + 512]).argmax(1) for i in range(0, len(x_test), 512)])
-    acc_int8 = float((pred == test.labels).mean())
+    acc_int8 = Predictor(flat, num_threads=2).accuracy(test.images, test.labels)
     drop = acc_float - acc_int8
     record_property("float_accuracy", acc_float)
     record_property("int8_accuracy", acc_int8)

@@ -90,3 +90,17 @@ def test_from_keras_and_custom_names(model_and_images):
     names = [f"c{i}" for i in range(24)]
     p = Predictor.from_keras(model, "float32", class_names=names, num_threads=2)
     assert p.predict(images[0]).letters in names
+
+
+@pytest.mark.parametrize("mode", ["float32", "int8"])
+def test_accuracy_is_the_share_of_predicted_labels_batch_by_batch(flat, model_and_images, mode):
+    _, images = model_and_images
+    p = Predictor(flat[mode])
+    pred = np.array([SIGN_LETTERS.index(x) for x in p.predict(images).letters])
+    labels = pred.copy()
+    labels[::4] = (labels[::4] + 1) % 24  # every fourth label wrong: 30 of 40 right
+    assert p.accuracy(images, labels) == 0.75
+    assert p.accuracy(images, labels, batch_size=7) == 0.75  # batches of 7, the last one of 5
+    assert p.accuracy(images.astype(np.float32) / 255, labels, batch_size=1) == 0.75  # floats in [0, 1]
+    with pytest.raises(ValueError, match="one label per image"):
+        p.accuracy(images, labels[:-1])

@@ -176,16 +176,13 @@ def confirm_callbacks(data: Data, protocol: Protocol, seed: int, work: Path, pre
 
 def _int8(model, train: LabeledImages, test: LabeledImages, seed: int) -> dict:
     """Test accuracy of the (best-checkpoint) Keras model and of its full-integer int8 conversion."""
-    from signbench.deploy import LiteModel, convert, representative_sample
+    from signbench.deploy import Predictor, convert, representative_sample
     from signbench.train.fit import evaluate
 
     flat = convert(model, "int8", representative=representative_sample(train.images, 256,
                                                                        seed=derive(seed, "claims/calibration")))
-    lite = LiteModel(flat)
-    x = test.as_float()
-    probs = np.concatenate([lite.run(x[i:i + 512]) for i in range(0, len(x), 512)])
     return {"test_accuracy": evaluate(model, test)[1],
-            "int8_test_accuracy": float(np.mean(probs.argmax(axis=1) == test.labels))}
+            "int8_test_accuracy": Predictor(flat).accuracy(test.images, test.labels)}
 
 
 def _transfer_runs(data: Data, protocol: Protocol, seed: int) -> dict[str, dict]:

@@ -147,6 +147,22 @@ class Predictor:
 
     __call__ = predict
 
+    def accuracy(self, images, labels, *, batch_size: int = 512) -> float:
+        """The share of ``images`` (a batch, as for :meth:`predict`) whose predicted class is ``labels``
+        (class indices), predicted ``batch_size`` at a time: THE accuracy of a TFLite model in signbench. A
+        one-output (sigmoid) model predicts class 1 where its output is above 0.5."""
+        x, _ = self._as_batch(images)
+        y = np.asarray(labels)
+        if len(x) == 0 or len(x) != len(y):
+            raise ValueError(f"need one label per image and at least one image, got {len(y)} labels "
+                             f"for {len(x)} images")
+        hits = 0
+        for i in range(0, len(x), batch_size):
+            probs = self.predict(x[i:i + batch_size]).probabilities
+            pred = probs[:, 0] > 0.5 if probs.shape[1] == 1 else probs.argmax(axis=1)
+            hits += int(np.sum(pred == y[i:i + batch_size]))
+        return hits / len(x)
+
     def invoke_only(self) -> None:
         """The raw interpreter ``invoke`` on whatever input is in place: the latency floor."""
         self._interp.invoke()

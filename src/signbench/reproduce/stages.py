@@ -486,9 +486,8 @@ def stage_deploy(ctx: StageContext) -> dict:
         for mode in modes:
             flat = deploy.convert(model, mode, representative=calib if mode == "int8" else None)
             path = deploy.save(flat, ctx.out / f"{name}-{mode}.tflite")
+            acc = deploy.Predictor(flat).accuracy(x_test, y_test, batch_size=256)
             lite = deploy.LiteModel(flat)
-            pred = np.concatenate([_labels_from(lite.run(x_test[i : i + 256])) for i in range(0, len(x_test), 256)])
-            acc = float(np.mean(pred == y_test))
             lite.resize(1)
             raw = deploy.runtime.quantize(one, lite.input)
             lite.set_raw(raw)

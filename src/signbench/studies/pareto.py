@@ -276,13 +276,10 @@ def _pairs(trained: Trained, test: LabeledImages, calibration: np.ndarray, timin
                        **common))
     for mode in MODES:
         flat = convert(model, mode, representative=calibration if mode == "int8" else None)
-        batch = Predictor(flat)
-        pred = np.concatenate([np.argmax(batch.predict(x8[i:i + step]).probabilities, axis=-1)
-                               for i in range(0, len(x8), step)])
-        del batch
+        accuracy = Predictor(flat).accuracy(x8, y, batch_size=step)
         p = Predictor(flat)  # a fresh one for timing, at batch 1
         runtime = f"tflite {mode}"
-        pairs.append(_Pair(name, runtime, lambda p=p: p.predict(one8), acc(pred), params=params,
+        pairs.append(_Pair(name, runtime, lambda p=p: p.predict(one8), accuracy, params=params,
                            size_bytes=len(flat), size_kind="tflite flatbuffer", deployable=deployable == runtime))
     return pairs
 

@@ -172,12 +172,6 @@ def _int8(model, train_images: np.ndarray, seed: int) -> bytes:
     return convert(model, "int8", representative=representative_sample(train_images, seed=derive(seed, "calibration")))
 
 
-def _int8_accuracy(flatbuffer: bytes, test) -> float:
-    from signbench.deploy.predictor import Predictor
-
-    return _accuracy(Predictor(flatbuffer).predict(test.images).probabilities, test.labels)
-
-
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:
     start = time.perf_counter()
     out = fn()
@@ -188,6 +182,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
         progress: Callable[[str], None] = lambda _msg: None) -> Speedrun:
     """The whole protocol. ``load("train")`` / ``load("test")`` return ``LabeledImages``; the test split
     is loaded once per seed, after that seed's model is trained (and once for the reference, after it)."""
+    from signbench.deploy.predictor import Predictor
     from signbench.meta import run_metadata
 
     recipe = config.recipe
@@ -221,7 +216,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
                            ratio=seconds / reference_seconds if reference_seconds == reference_seconds else math.nan)
         if config.int8:
             flat = _int8(result.model, x, seed)
-            row["int8_test_accuracy"] = _int8_accuracy(flat, test)
+            row["int8_test_accuracy"] = Predictor(flat).accuracy(test.images, test.labels)
             row["int8_bytes"] = len(flat)
             if deploy_model is None:
                 deploy_model = flat
@@ -229,11 +224,9 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
         progress(f"seed {seed}: {seconds:.1f} s, test accuracy {row['test_accuracy']:.4f}"
                  + (f", int8 {row['int8_test_accuracy']:.4f}" if config.int8 else ""))
     if config.int8 and ref_model is not None and deploy_model is not None and config.latency_rounds > 0:
-        from signbench.deploy.predictor import Predictor
-
         ref_int8 = _int8(ref_model, x, 0)  # scored on the last seed's read of the test split
         if out.reference is not None:
-            out.reference["int8_test_accuracy"] = _int8_accuracy(ref_int8, test)
+            out.reference["int8_test_accuracy"] = Predictor(ref_int8).accuracy(test.images, test.labels)
             out.reference["int8_bytes"] = len(ref_int8)
         progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
         from signbench.deploy.latency import interleaved_us
