@@ -104,3 +104,10 @@ def test_accuracy_is_the_share_of_predicted_labels_batch_by_batch(flat, model_an
     assert p.accuracy(images.astype(np.float32) / 255, labels, batch_size=1) == 0.75  # floats in [0, 1]
     with pytest.raises(ValueError, match="one label per image"):
         p.accuracy(images, labels[:-1])
+
+
+def test_predicted_classes_argmax_and_one_output_threshold():
+    from signbench.deploy.predictor import predicted_classes
+
+    assert predicted_classes(np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])).tolist() == [1, 0]
+    assert predicted_classes(np.array([[0.2], [0.8], [0.5]])).tolist() == [0, 1, 0]  # sigmoid: above 0.5 is 1

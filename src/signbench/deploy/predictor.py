@@ -18,7 +18,16 @@ from signbench.data.types import SIGN_LETTERS
 from signbench.deploy.runtime import LiteModel, dequantize
 from signbench.meta import available_cores
 
-__all__ = ["Prediction", "Predictor"]
+__all__ = ["Prediction", "Predictor", "predicted_classes"]
+
+
+def predicted_classes(probabilities: np.ndarray) -> np.ndarray:
+    """The class index each row of model outputs (N x C) predicts: the argmax, or for a one-output
+    (sigmoid) model class 1 where its output is above 0.5. Any model's outputs: Keras or TFLite."""
+    prob = np.asarray(probabilities)
+    if prob.ndim == 2 and prob.shape[1] == 1:
+        return (prob[:, 0] > 0.5).astype(np.int64)
+    return prob.argmax(axis=1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -149,8 +158,8 @@ class Predictor:
 
     def accuracy(self, images, labels, *, batch_size: int = 512) -> float:
         """The share of ``images`` (a batch, as for :meth:`predict`) whose predicted class is ``labels``
-        (class indices), predicted ``batch_size`` at a time: THE accuracy of a TFLite model in signbench. A
-        one-output (sigmoid) model predicts class 1 where its output is above 0.5."""
+        (class indices), predicted ``batch_size`` at a time (:func:`predicted_classes`): THE accuracy of a
+        TFLite model in signbench."""
         x, _ = self._as_batch(images)
         y = np.asarray(labels)
         if len(x) == 0 or len(x) != len(y):
@@ -158,8 +167,7 @@ class Predictor:
                              f"for {len(x)} images")
         hits = 0
         for i in range(0, len(x), batch_size):
-            probs = self.predict(x[i:i + batch_size]).probabilities
-            pred = probs[:, 0] > 0.5 if probs.shape[1] == 1 else probs.argmax(axis=1)
+            pred = predicted_classes(self.predict(x[i:i + batch_size]).probabilities)
             hits += int(np.sum(pred == y[i:i + batch_size]))
         return hits / len(x)
 

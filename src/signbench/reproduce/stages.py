@@ -17,6 +17,7 @@ import numpy as np
 
 from signbench import seeds
 from signbench.atomic import atomic_write_json
+from signbench.deploy.predictor import predicted_classes
 from signbench.errors import UserError
 from signbench.reproduce import report
 from signbench.reproduce.runner import Stage, StageContext
@@ -241,13 +242,6 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=512, verbose=0))
 
 
-def _labels_from(prob: np.ndarray) -> np.ndarray:
-    prob = np.asarray(prob)
-    if prob.ndim == 2 and prob.shape[1] == 1:
-        return (prob[:, 0] > 0.5).astype(np.int64)
-    return prob.argmax(axis=1).astype(np.int64)
-
-
 def make_train_stage(name: str):
     def stage_train(ctx: StageContext) -> dict:
         """Train one course model with the course's callbacks; save it and its test predictions."""
@@ -271,7 +265,7 @@ def make_train_stage(name: str):
         )
         model = run.model
         persist.save_model(model, ctx.out / "model.keras")
-        np.save(ctx.out / "test_pred.npy", _labels_from(_predict(model, test[0])))
+        np.save(ctx.out / "test_pred.npy", predicted_classes(_predict(model, test[0])))
         plots.learning_curves(run.history, ctx.out / "learning_curves.png", title=f"{name}: learning curves")
         # The best-only checkpoint reloaded into the same architecture, evaluated on the test set.
         persist.load_weights(model, ckpt)
@@ -279,7 +273,7 @@ def make_train_stage(name: str):
             "val_accuracy": run.best_val_accuracy, "epoch": run.best_val_epoch,
             "test_accuracy": evaluate(model, test, batch_size=512)[1],
         }
-        np.save(ctx.out / "best_test_pred.npy", _labels_from(_predict(model, test[0])))
+        np.save(ctx.out / "best_test_pred.npy", predicted_classes(_predict(model, test[0])))
         atomic_write_json(ctx.out / "run.json", run.to_dict())
         ctx.log(
             f"{name}: train {run.train_accuracy:.4f} val {run.val_accuracy:.4f} test {run.test_accuracy:.4f} "
@@ -323,7 +317,7 @@ def stage_tune(ctx: StageContext) -> dict:
     )
     run = res.run
     persist.save_model(run.model, ctx.out / "model.keras")
-    np.save(ctx.out / "test_pred.npy", _labels_from(_predict(run.model, test[0])))
+    np.save(ctx.out / "test_pred.npy", predicted_classes(_predict(run.model, test[0])))
     plots.learning_curves(run.history, ctx.out / "learning_curves.png", title="tuned: learning curves (retrain)")
     atomic_write_json(ctx.out / "run.json", run.to_dict())
     best_hp = {k: v for k, v in res.best_hyperparameters.items() if not k.startswith("tuner/")}
