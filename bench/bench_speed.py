@@ -57,11 +57,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from signbench.studies.speed import PRESETS, RECOMMENDED
+from signbench.studies.speed import PRESETS, RECOMMENDED, Worker, WorkerPool
 
 CANDIDATES = [k for k in PRESETS if k != "plain"]
 
@@ -86,47 +88,57 @@ def _npz(path, x, y, num_classes, test=None):
 SMOKE_SAMPLES = 2048
 
 
+@dataclass
+class _Smoke:
+    data: Path  # SMOKE_SAMPLES training rows and the test set
+    rows: int
+    pool: WorkerPool
+    plain_ready: dict = field(default_factory=dict)  # the shared plain worker's "prepare cnn" answer
+
+
 @pytest.fixture(scope="module")
-def smoke_plain(bench_cfg, sign_data, tmp_path_factory):
-    """Smoke mode: (data, plain worker, its "prepare" answer), one plain worker shared by every
-    ``bench_speed_option`` case, so a smoke run starts one TensorFlow process per preset instead of two
-    (most of a smoke case's cost). Real runs: None (each case starts its own plain worker, alone with
-    its candidate, as the interleaving needs)."""
+def smoke(bench_cfg, sign_data, tmp_path_factory):
+    """Smoke mode: one subset and one ``WorkerPool`` for every benchmark here, so a smoke run starts one
+    TensorFlow process per role and process setting (6) instead of two or three per benchmark (about 30;
+    starting one costs more than its smoke training). Real runs: None (each benchmark starts its own
+    workers, alone with each other, as the interleaving needs)."""
     if not bench_cfg.smoke:
         yield None
         return
-    from signbench.studies.speed import Worker
-
-    train, _ = sign_data
+    train, test = sign_data
     x8, y = _subset(train, SMOKE_SAMPLES, bench_cfg.seed)
-    data = _npz(tmp_path_factory.mktemp("speed") / "subset.npz", x8, y, train.num_classes)
-    with Worker(data, "plain", seed=bench_cfg.seed) as plain:
-        yield data, plain, plain.ask("prepare cnn")
+    data = _npz(tmp_path_factory.mktemp("speed") / "subset.npz", x8, y, train.num_classes, test)
+    with WorkerPool(data, seed=bench_cfg.seed) as pool:
+        yield _Smoke(data, len(y), pool)
+
+
+def _worker(smoke, data, preset: str, seed: int, role: str = "candidate"):
+    """A context manager giving a worker for ``preset``: the smoke pool's (left open), else a new one."""
+    if smoke:
+        return contextlib.nullcontext(smoke.pool.get(preset, role))
+    return Worker(data, preset, seed=seed)
 
 
 @pytest.mark.parametrize("preset", CANDIDATES)
-def bench_speed_option(benchmark, bench_cfg, sign_data, smoke_plain, peak_meter, preset, tmp_path):
-    from signbench.studies.speed import Worker
-
+def bench_speed_option(benchmark, bench_cfg, sign_data, smoke, peak_meter, preset, tmp_path):
     peak_meter.sample()  # one of the run's matmul peak samples, before this benchmark's workers start
     train, _ = sign_data
-    smoke = bench_cfg.smoke
-    n = SMOKE_SAMPLES if smoke else int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192))
     rounds = 1 if smoke else int(os.environ.get("SIGNBENCH_SPEED_ROUNDS", 3))
-    if smoke_plain:
-        data, shared_plain, plain_ready = smoke_plain
-        y = np.load(data)["y"]
+    if smoke:
+        data, n = smoke.data, smoke.rows
     else:
-        x8, y = _subset(train, n, bench_cfg.seed)
-        data = _npz(tmp_path / "subset.npz", x8, y, train.num_classes)
-    plain_cm = contextlib.nullcontext(shared_plain) if smoke_plain else Worker(data, "plain", seed=bench_cfg.seed)
-    with plain_cm as plain, Worker(data, preset, seed=bench_cfg.seed) as cand:
-        # untimed: trace / compile
-        first = {"plain": plain_ready if smoke_plain else plain.ask("prepare cnn"), "cand": cand.ask("prepare cnn")}
+        x8, y = _subset(train, int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192)), bench_cfg.seed)
+        data, n = _npz(tmp_path / "subset.npz", x8, y, train.num_classes), len(y)
+    with (_worker(smoke, data, "plain", bench_cfg.seed, role="plain") as plain,
+          _worker(smoke, data, preset, bench_cfg.seed) as cand):
+        # untimed: trace / compile (the smoke run's shared plain worker prepares once)
+        if smoke and not smoke.plain_ready:
+            smoke.plain_ready.update(plain.ask("prepare cnn"))
+        first = {"plain": smoke.plain_ready if smoke else plain.ask("prepare cnn"), "cand": cand.ask("prepare cnn")}
         answers = {"plain": [], "cand": []}
         benchmark.extra_info.update(
             model="cnn", runtime=f"keras-fit {first['cand']['label']}", batch_size=first["cand"]["batch_size"],
-            metric="fit(epochs=1) call", unit="s", items_per_round=len(y), items="samples", seed=bench_cfg.seed,
+            metric="fit(epochs=1) call", unit="s", items_per_round=n, items="samples", seed=bench_cfg.seed,
             preset=preset, onednn=first["cand"]["onednn"], plain_onednn=first["plain"]["onednn"],
             intra_threads=first["cand"]["intra_threads"], inter_threads=first["cand"]["inter_threads"],
         )
@@ -136,7 +148,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke_plain, peak_meter,
     def med(k, field):
         return float(np.median([a[field] for a in answers[k]]))
 
-    plain_rate, rate = len(y) / med("plain", "epoch_seconds"), len(y) / med("cand", "epoch_seconds")
+    plain_rate, rate = n / med("plain", "epoch_seconds"), n / med("cand", "epoch_seconds")
     flops = first["cand"]["flops_per_sample"]
     benchmark.extra_info["metrics"] = {
         "epoch_seconds": [med("cand", "epoch_seconds"), "s"],
@@ -159,39 +171,38 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke_plain, peak_meter,
         assert math.isfinite(last) and last < first[k]["loss"], (k, first[k]["loss"], last)
 
 
-def _full_data(sign_data, bench_cfg, tmp_path):
-    """(npz path, rows) of all the training data and the test set (real, else synthetic); smoke mode: 2,048
-    training rows."""
+def _full_data(sign_data, smoke, tmp_path):
+    """(npz path, rows) of all the training data and the test set (real, else synthetic); smoke mode: the
+    smoke subset."""
+    if smoke:
+        return smoke.data, smoke.rows
     train, test = sign_data
-    x8, y = _subset(train, 2048, bench_cfg.seed) if bench_cfg.smoke else (train.images, train.labels)
-    return _npz(tmp_path / "full.npz", x8, y, train.num_classes, test), len(y)
+    return _npz(tmp_path / "full.npz", train.images, train.labels, train.num_classes, test), len(train.labels)
 
 
-def _plain_then_recommended(benchmark, data, seed: int, commands: list[str]):
+def _plain_then_recommended(benchmark, smoke, data, seed: int, commands: list[str]):
     """Answers to ``commands`` from a plain worker and a ``RECOMMENDED`` one: plain runs them all as the
     set-up, then RECOMMENDED runs them all as the one timed round. Returns (plain answers, fast answers)."""
-    from signbench.studies.speed import Worker
-
     answers = {"plain": [], "fast": []}
-    with Worker(data, "plain", seed=seed) as plain, Worker(data, RECOMMENDED, seed=seed) as fast:
+    with (_worker(smoke, data, "plain", seed, role="plain") as plain,
+          _worker(smoke, data, RECOMMENDED, seed) as fast):
         benchmark.pedantic(lambda: answers["fast"].extend(fast.ask(c) for c in commands),
                            setup=lambda: answers["plain"].extend(plain.ask(c) for c in commands),
                            rounds=1, iterations=1)
     return answers["plain"], answers["fast"]
 
 
-def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
+def bench_speed_full_length(benchmark, bench_cfg, sign_data, smoke, tmp_path):
     from signbench.models import MODEL_NAMES
 
-    smoke = bench_cfg.smoke
-    epochs = 1 if smoke else 20
-    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
+    epochs = 1 if bench_cfg.smoke else 20
+    data, rows = _full_data(sign_data, smoke, tmp_path)
     benchmark.extra_info.update(
         model="+".join(MODEL_NAMES), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
         batch_size=PRESETS[RECOMMENDED].batch_size, metric=f"{epochs} epochs x {len(MODEL_NAMES)} models",
         unit="s", items_per_round=rows * epochs * len(MODEL_NAMES), items="samples", seed=bench_cfg.seed,
     )
-    plain, fast = _plain_then_recommended(benchmark, data, bench_cfg.seed,
+    plain, fast = _plain_then_recommended(benchmark, smoke, data, bench_cfg.seed,
                                           [f"full {name} {epochs}" for name in MODEL_NAMES])
     plain_rows, fast_rows = dict(zip(MODEL_NAMES, plain, strict=True)), dict(zip(MODEL_NAMES, fast, strict=True))
     plain_s = sum(r["seconds"] for r in plain_rows.values())
@@ -213,18 +224,17 @@ def bench_speed_full_length(benchmark, bench_cfg, sign_data, tmp_path):
     # dense models swings by 2-3 points on the summation order alone (per-run spread 0.6-1.8 points over
     # 10 seeds), so their accuracy is checked on seed means by bench_speed_seeds, not here.
     a, b = plain_rows["cnn"]["test_accuracy"], fast_rows["cnn"]["test_accuracy"]
-    if not smoke and not bench_cfg.synthetic:
+    if not bench_cfg.smoke and not bench_cfg.synthetic:
         assert abs(a - b) <= 0.005, f"cnn: plain {a:.4f} vs fast {b:.4f} at {epochs} epochs"
 
 
-def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
+def bench_speed_seeds(benchmark, bench_cfg, sign_data, smoke, tmp_path):
     from signbench.seeds import derive
 
-    smoke = bench_cfg.smoke
-    epochs = 1 if smoke else 20
-    n_seeds = 2 if smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 10))
+    epochs = 1 if bench_cfg.smoke else 20
+    n_seeds = 2 if bench_cfg.smoke else int(os.environ.get("SIGNBENCH_SPEED_SEEDS", 10))
     seeds = [derive(bench_cfg.seed, f"speed/seeds/{i}") for i in range(n_seeds)]
-    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
+    data, rows = _full_data(sign_data, smoke, tmp_path)
     names = ["baseline", "regularized"]
     benchmark.extra_info.update(
         model="+".join(names), runtime=f"keras-fit {PRESETS[RECOMMENDED].label()}",
@@ -233,7 +243,7 @@ def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
         seeds=seeds,
     )
     runs = [(name, s) for name in names for s in seeds]
-    plain, fast = _plain_then_recommended(benchmark, data, bench_cfg.seed,
+    plain, fast = _plain_then_recommended(benchmark, smoke, data, bench_cfg.seed,
                                           [f"full {name} {epochs} {s}" for name, s in runs])
     metrics, verdicts = {}, {}
     for name in names:
@@ -252,7 +262,7 @@ def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
     benchmark.extra_info["metrics"] = bench_cfg.accuracy(benchmark, metrics)  # all of them are accuracies
     for name, (diff, se, p, f) in verdicts.items():
         assert all(math.isfinite(a) for a in p + f)
-        if not smoke and not bench_cfg.synthetic:
+        if not bench_cfg.smoke and not bench_cfg.synthetic:
             assert abs(diff) <= max(0.005, 2 * se), f"{name}: fast - plain = {diff:+.4f} (se {se:.4f}); {p} vs {f}"
 
 
@@ -260,15 +270,13 @@ def bench_speed_seeds(benchmark, bench_cfg, sign_data, tmp_path):
 BATCH_CANDIDATES = ["fast+batch256", "fast+batch512"]
 
 
-def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, peak_meter, tmp_path):
+def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, smoke, peak_meter, tmp_path):
     from signbench.models import build
     from signbench.studies.flops import train_flops_per_sample
-    from signbench.studies.speed import Worker
 
     peak_meter.sample()  # one of the run's matmul peak samples, before this benchmark's workers start
-    smoke = bench_cfg.smoke
-    epochs = 1 if smoke else 20
-    data, rows = _full_data(sign_data, bench_cfg, tmp_path)
+    epochs = 1 if bench_cfg.smoke else 20
+    data, rows = _full_data(sign_data, smoke, tmp_path)
     command = f"full cnn {epochs}"
     benchmark.extra_info.update(
         model="cnn", runtime=" | ".join(f"keras-fit {PRESETS[c].label()}" for c in BATCH_CANDIDATES),
@@ -277,15 +285,13 @@ def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, peak_meter, t
         items_per_round=rows * epochs * len(BATCH_CANDIDATES), items="samples", seed=bench_cfg.seed,
     )
     answers = {}
-    with Worker(data, "plain", seed=bench_cfg.seed) as plain:
+    with _worker(smoke, data, "plain", bench_cfg.seed, role="plain") as plain:
         answers["plain"] = plain.ask(command)  # first, alone: the other workers start after it
-    workers = [Worker(data, c, seed=bench_cfg.seed) for c in BATCH_CANDIDATES]
-    try:
-        benchmark.pedantic(lambda: answers.update((w.preset, w.ask(command)) for w in workers),
+    with contextlib.ExitStack() as stack:
+        workers = [stack.enter_context(_worker(smoke, data, c, bench_cfg.seed)) for c in BATCH_CANDIDATES]
+        benchmark.pedantic(lambda: answers.update((c, w.use(c).ask(command))
+                                                  for c, w in zip(BATCH_CANDIDATES, workers, strict=True)),
                            rounds=1, iterations=1)
-    finally:
-        for w in workers:
-            w.close()
     flops = train_flops_per_sample(build("cnn", sign_data[0].num_classes, sign_data[0].images.shape[1:]))
     base = answers["plain"]
 
@@ -308,6 +314,6 @@ def bench_speed_batch_full_length(benchmark, bench_cfg, sign_data, peak_meter, t
     benchmark.extra_info["metrics"] = {**metrics, **bench_cfg.accuracy(benchmark, accuracy)}
     assert all(math.isfinite(a["test_accuracy"]) for a in answers.values())
     assert all(math.isfinite(a["seconds"]) and a["seconds"] > 0 for a in answers.values())
-    if not smoke and not bench_cfg.synthetic:
+    if not bench_cfg.smoke and not bench_cfg.synthetic:
         bad = {c: f"{d:+.4f}" for c, d in diffs.items() if abs(d) > 0.005}
         assert not bad, f"cnn test accuracy vs plain {base['test_accuracy']:.4f} beyond 0.5 point: {bad}"

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from signbench.studies.speed import PRESETS, RECOMMENDED, Worker
+from signbench.studies import speed
+from signbench.studies.speed import PRESETS, RECOMMENDED, Worker, WorkerPool, serve
 from signbench.train.options import FAST
 
 
@@ -62,3 +63,52 @@ def test_worker_runs_a_preset_in_its_own_process(tmp_path):
     assert w.proc.returncode == 1
     with pytest.raises(KeyError):
         Worker(data, "no-such-preset")
+
+
+def test_use_switches_only_between_presets_that_need_the_same_process(tmp_path):
+    x, y = _easy(16)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, num_classes=np.asarray(2))
+    answers = []
+    assert serve(data, "uint8", 0, ["use xla", "use bf16", "use onednn", "use xla"], answers.append) == 1
+    assert answers[:2] == [{"preset": "xla"}, {"preset": "bf16"}]
+    assert "cannot share" in answers[2]["error"] and len(answers) == 3  # oneDNN is fixed at import: refused
+    answers.clear()
+    assert serve(data, "fast", 0, ["use fast+intra1"], answers.append) == 1  # thread pools too
+    assert "cannot share" in answers[0]["error"]
+    answers.clear()
+    assert serve(data, "fast", 0, ["use fast+batch512", "epoch"], answers.append) == 1
+    assert answers[0] == {"preset": "fast+batch512"} and "'epoch' before 'prepare'" in answers[1]["error"]
+    assert speed.process_settings("fast") == (True, None, None)
+    assert speed.process_settings("fast+inter1") == (True, None, 1)
+    assert speed.process_settings("plain") == speed.process_settings("all") == (None, None, None)
+
+
+def test_a_pool_starts_one_worker_per_role_and_process_setting(tmp_path, monkeypatch):
+    started = []
+
+    class FakeWorker:
+        def __init__(self, data, preset, *, seed=0):
+            self.preset, self.used, self.closed = preset, [preset], False
+            self.proc = type("P", (), {"poll": lambda _self: None})()
+            started.append(self)
+
+        def use(self, preset):
+            self.preset = preset
+            self.used.append(preset)
+            return self
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(speed, "Worker", FakeWorker)
+    with WorkerPool(tmp_path / "d.npz") as pool:
+        a = pool.get("uint8")
+        assert pool.get("xla") is a and a.preset == "xla"
+        assert pool.get("plain", role="plain") is not a  # two models alive at once: two workers
+        assert pool.get("onednn") is not a and pool.get("fast") is pool.get("onednn")
+        assert pool.get("fast+inter1") not in (a, pool.get("fast"))
+        assert len(started) == 4
+        a.proc.poll = lambda: 1  # a worker that died is replaced, not reused
+        assert pool.get("uint8") is not a and len(started) == 5 and a.closed
+    assert all(w.closed for w in started)

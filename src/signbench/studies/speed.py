@@ -17,6 +17,9 @@ followed by JSON (anything else on stdout is ignored by :class:`Worker`). Comman
                    "label", "batch_size"}`` (threads: ``None`` = TensorFlow's default).
 ``epoch``          one more epoch of the same model on the same input; answers ``{"epoch_seconds",
                    "fit_seconds", "loss"}`` (epoch_seconds timed inside ``fit``; fit_seconds around it).
+``use P``          switch to preset P, which must need the same process (same oneDNN setting and thread
+                   pools, see :func:`process_settings`); ``prepare`` again before ``epoch``.
+                   Answers ``{"preset": P}``.
 ``full MODEL E [SEED]``  ``fit`` for E epochs on all of ``x`` (seed SEED, default the worker's
                    ``--seed``), evaluated on ``x_test``: ``{"seconds", "epoch_seconds",
                    "train_accuracy", "test_accuracy"}``.
@@ -37,7 +40,7 @@ from pathlib import Path
 
 from signbench.train.options import BASE_BATCH, FAST, FitOptions
 
-__all__ = ["PREFIX", "PRESETS", "RECOMMENDED", "Candidate", "Worker", "serve"]
+__all__ = ["PREFIX", "PRESETS", "RECOMMENDED", "Candidate", "Worker", "WorkerPool", "process_settings", "serve"]
 
 PREFIX = "SIGNBENCH-WORKER "
 
@@ -94,6 +97,13 @@ PRESETS: dict[str, Candidate] = {
 RECOMMENDED = "fast"
 
 
+def process_settings(preset: str) -> tuple:
+    """What a preset fixes for its whole process: (oneDNN, intra-op threads, inter-op threads). Presets with
+    the same settings can share a worker (``use``); others cannot."""
+    o = PRESETS[preset].options
+    return (o.onednn, o.intra_threads, o.inter_threads)
+
+
 def serve(data_path: Path, preset: str, seed: int, lines: Iterable[str], answer: Callable[[dict], None]) -> int:
     """The worker's loop: answer each command line (see the module docstring); return the exit status."""
     import numpy as np
@@ -117,7 +127,12 @@ def serve(data_path: Path, preset: str, seed: int, lines: Iterable[str], answer:
         try:
             if cmd[0] == "quit":
                 return 0
-            if cmd[0] == "prepare":
+            if cmd[0] == "use":
+                if cmd[1] not in PRESETS or process_settings(cmd[1]) != process_settings(preset):
+                    raise ValueError(f"preset {cmd[1]!r} cannot share this {preset!r} worker's process")
+                cand, model, inp = PRESETS[cmd[1]], None, None
+                answer({"preset": cmd[1]})
+            elif cmd[0] == "prepare":
                 inp = TrainInput(x8, y, num_classes)
                 run = fit(cmd[1], inp, seed=seed, epochs=1, batch_size=cand.batch_size, options=cand.options)
                 model = run.model
@@ -126,6 +141,8 @@ def serve(data_path: Path, preset: str, seed: int, lines: Iterable[str], answer:
                         "intra_threads": intra, "inter_threads": inter, "batch_size": cand.batch_size,
                         "flops_per_sample": float(train_flops_per_sample(model))})
             elif cmd[0] == "epoch":
+                if model is None:
+                    raise ValueError("'epoch' before 'prepare'")
                 run = fit(model, inp, seed=None, epochs=1, batch_size=cand.batch_size,
                           options=replace(_PLAIN, pipeline=cand.options.pipeline))
                 answer({"epoch_seconds": run.epoch_seconds[0], "fit_seconds": run.wall_time_s,
@@ -176,6 +193,13 @@ class Worker:
         tail = self._stderr.read()[-2000:]
         raise RuntimeError(f"worker {self.preset!r} exited (code {code}) during {command!r}; stderr ends:\n{tail}")
 
+    def use(self, preset: str) -> Worker:
+        """Switch this worker to ``preset`` (one that :func:`process_settings` says can share it)."""
+        if preset != self.preset:
+            self.ask(f"use {preset}")
+            self.preset = preset
+        return self
+
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
@@ -190,6 +214,37 @@ class Worker:
                 f.close()
             except OSError:  # a broken pipe to a worker that already died
                 pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class WorkerPool:
+    """One worker per role and process setting (:func:`process_settings`), reused across presets:
+    ``get(P, role)`` is a worker switched to P. Roles keep apart workers that must hold models at the
+    same time (the plain side and the candidate of one comparison). For smoke runs, where starting
+    TensorFlow costs more than the training; a measured comparison starts its own workers. Use as a
+    context manager (closes them all)."""
+
+    def __init__(self, data: Path, *, seed: int = 0):
+        self.data, self.seed = data, seed
+        self._workers: dict[tuple, Worker] = {}
+
+    def get(self, preset: str, role: str = "candidate") -> Worker:
+        key = (role, process_settings(preset))
+        if key in self._workers and self._workers[key].proc.poll() is not None:  # it failed: start afresh
+            self._workers.pop(key).close()
+        if key not in self._workers:
+            self._workers[key] = Worker(self.data, preset, seed=self.seed)
+        return self._workers[key].use(preset)
+
+    def close(self) -> None:
+        for w in self._workers.values():
+            w.close()
+        self._workers.clear()
 
     def __enter__(self):
         return self
