@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -206,20 +207,39 @@ def _data_dir(tmp_path, data: str) -> Path:
     return d
 
 
-@pytest.mark.parametrize("data", ["real", "synthetic"])
-def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
-    """A real pytest-benchmark run through signbench.testing.bench: raw JSON with every round, tables; with
-    the real data absent, the rows say synthetic, the tables get their own name and accuracy is skipped."""
-    (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
-    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+@pytest.fixture(scope="module")
+def tiny_bench_runs(tmp_path_factory):
+    """data kind -> (its folder, the first and the second pytest run of TINY_BENCH into its ``out``): the
+    real and the synthetic run at once, one per core (each is mostly a Python process importing
+    TensorFlow); ``first`` is a copy of ``out`` as the first run left it."""
+    folders, envs, runs = {}, {}, {"real": [], "synthetic": []}
+    for data in runs:
+        folders[data] = tmp_path = tmp_path_factory.mktemp(f"tiny_bench_{data}")
+        (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
+        (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+        envs[data] = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
+                      "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
-           "--benchmark-enable",
-           "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+           "--benchmark-enable", "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
+    for _ in range(2):
+        procs = {data: subprocess.Popen(cmd, cwd=folders[data], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=envs[data]) for data in folders}
+        for data, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=600)
+            runs[data].append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+            if len(runs[data]) == 1 and (folders[data] / "out").is_dir():
+                shutil.copytree(folders[data] / "out", folders[data] / "first")
+    return {data: (folders[data], *runs[data]) for data in runs}
+
+
+@pytest.mark.parametrize("data", ["real", "synthetic"])
+def test_conftest_writes_raw_and_tables_end_to_end(tiny_bench_runs, data):
+    """A real pytest-benchmark run through signbench.testing.bench: raw JSON with every round, tables; with
+    the real data absent, the rows say synthetic, the tables get their own name and accuracy is skipped;
+    a second run appends to the history."""
+    tmp_path, proc, second = tiny_bench_runs[data]
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (raw,) = (tmp_path / "out" / "raw").glob("*.json")
+    (raw,) = (tmp_path / "first" / "raw").glob("*.json")
     run = json.loads(raw.read_text())
     assert len(run["benchmarks"][0]["stats"]["data"]) == 150
     assert run["signbench"]["meta"]["data"] == data
@@ -228,8 +248,8 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
     extra.unlink()
     name = "cpu" if data == "real" else "cpu_synthetic"
     assert run["signbench"]["results_name"] == name
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.*")) == sorted([f"{name}.csv", f"{name}.md", "history.csv"])
-    rows = list(csv.DictReader((tmp_path / "out" / f"{name}.csv").read_text().splitlines()))
+    assert sorted(p.name for p in (tmp_path / "first").glob("*.*")) == sorted([f"{name}.csv", f"{name}.md", "history.csv"])
+    rows = list(csv.DictReader((tmp_path / "first" / f"{name}.csv").read_text().splitlines()))
     by = {(r["runtime"], r["metric"]): r for r in rows}
     p99 = np.percentile(run["benchmarks"][0]["stats"]["data"], 99) * 1e6
     assert float(by[("python", "latency p99")]["value"]) == pytest.approx(p99, rel=1e-9)
@@ -244,19 +264,18 @@ def test_conftest_writes_raw_and_tables_end_to_end(tmp_path, data):
         acc = by[("fit", "test_acc")]
         assert acc["value"] == "" and acc["note"] == f"skipped: {ACCURACY_SKIPPED}" and acc["model"] == "m"
         assert acc["batch_size"] == "8"
-    md = (tmp_path / "out" / f"{name}.md").read_text()
+    md = (tmp_path / "first" / f"{name}.md").read_text()
     assert md.startswith(f"# signbench results: {name} ({data} data)")
     assert (results.SYNTHETIC_NOTE in md) == (data == "synthetic")
     assert f"signbench: {len(rows)} rows on {data} data" in proc.stdout
-    assert not list((tmp_path / "out").glob(".*.tmp"))
+    assert not list((tmp_path / "first").glob(".*.tmp"))
     # one history row per benchmark with rounds, the median of the raw rounds, data kind stamped
-    hist = next(h for h in history.read(tmp_path / "out" / "history.csv") if h["benchmark"] == "bench_tiny")
+    hist = next(h for h in history.read(tmp_path / "first" / "history.csv") if h["benchmark"] == "bench_tiny")
     assert hist["run"] == raw.stem and hist["data"] == data and hist["rounds"] == "150"
     assert float(hist["median"]) == pytest.approx(np.median(run["benchmarks"][0]["stats"]["data"]) * 1e6)
     assert hist["unit"] == "us" and hist["git_commit"] and "cpu_flags" in hist
     assert run["benchmarks"][0]["extra_info"]["data"] == data
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert second.returncode == 0, second.stdout + second.stderr
     assert len(history.read(tmp_path / "out" / "history.csv")) == 4  # a second run appends (two benchmarks each)
     before = (tmp_path / "out" / "history.csv").read_text()
     history.rebuild(tmp_path / "out")  # the same rows from raw/ alone (two runs of one second may swap)
