@@ -82,7 +82,9 @@ def bench_cpu(session: nox.Session) -> None:
     (cpu_synthetic.csv|md when the real data is absent and the rows ran on synthetic images), then
     where the rows went and a one-screen summary.
 
-    About 10 minutes on 2 idle cores. Extra arguments go to pytest (e.g. `-- -k cnn`).
+    Every benchmark in bench/, the training-speed study's full-length runs included (each course model
+    trained for 20 epochs several times), so it is long on 2 cores; it has not been timed as a whole.
+    Extra arguments go to pytest (e.g. `-- -k cnn`, or `-- -k "not full_length and not seeds"`).
     """
     _install_for_bench(session)
     _run_bench(session, "cpu", {"CUDA_VISIBLE_DEVICES": "-1"})

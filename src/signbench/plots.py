@@ -514,7 +514,11 @@ def history_chart(series: Mapping[str, Sequence[tuple[str, float]]], path: Path,
         raise ValueError("history_chart: no series")
     labels = sorted({x for pts in series.values() for x, _ in pts})
     series = {name: sorted(pts) for name, pts in series.items()}
-    fig = _figure(figsize=(max(6.0, 0.6 * len(labels) + 3), 4.2))
+    # the legend sits to the right, one line per benchmark: the figure grows with it (tight_layout could not
+    # fit it once the history held a few dozen benchmarks, and warned)
+    ncol = 1 + (len(series) - 1) // 30
+    fig = _figure(figsize=(max(6.0, 0.6 * len(labels) + 3) + 3.0 * (ncol - 1),
+                           max(4.2, 0.16 * -(-len(series) // ncol) + 1.5)))
     ax = fig.subplots()
     for name, pts in series.items():
         first = pts[0][1]
@@ -524,6 +528,5 @@ def history_chart(series: Mapping[str, Sequence[tuple[str, float]]], path: Path,
     ax.set_ylabel("median round time / first run's (lower is faster)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    return _save(fig, path)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=ncol)
+    return _save(fig, path)  # saved with bbox_inches="tight": the legend and labels are inside the image
