@@ -514,11 +514,10 @@ def history_chart(series: Mapping[str, Sequence[tuple[str, float]]], path: Path,
         raise ValueError("history_chart: no series")
     labels = sorted({x for pts in series.values() for x, _ in pts})
     series = {name: sorted(pts) for name, pts in series.items()}
-    # the legend sits to the right, one line per benchmark: the figure grows with it (tight_layout could not
-    # fit it once the history held a few dozen benchmarks, and warned)
+    # the legend sits to the right, one line per benchmark, in columns of 30 (tight_layout could not fit it
+    # once the history held a few dozen benchmarks, and warned; the tight bounding box at saving does)
     ncol = 1 + (len(series) - 1) // 30
-    fig = _figure(figsize=(max(6.0, 0.6 * len(labels) + 3) + 3.0 * (ncol - 1),
-                           max(4.2, 0.16 * -(-len(series) // ncol) + 1.5)))
+    fig = _figure(figsize=(max(6.0, 0.6 * len(labels) + 3), 4.2))
     ax = fig.subplots()
     for name, pts in series.items():
         first = pts[0][1]

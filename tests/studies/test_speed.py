@@ -89,13 +89,12 @@ def test_a_pool_starts_one_worker_per_role_and_process_setting(tmp_path, monkeyp
 
     class FakeWorker:
         def __init__(self, data, preset, *, seed=0):
-            self.preset, self.used, self.closed = preset, [preset], False
+            self.preset, self.closed = preset, False
             self.proc = type("P", (), {"poll": lambda _self: None})()
             started.append(self)
 
         def use(self, preset):
             self.preset = preset
-            self.used.append(preset)
             return self
 
         def close(self):
