@@ -207,6 +207,14 @@ def _data_dir(tmp_path, data: str) -> Path:
     return d
 
 
+def _bench_env(tmp_path, data: str) -> dict[str, str]:
+    """The environment of a benchmark run started from a test: ``_data_dir``'s data, no GPU, and none of
+    pytest-xdist's worker variables (pytest-benchmark switches itself off when it sees them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    return {**env, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
+            "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
+
+
 @pytest.fixture(scope="module")
 def tiny_bench_runs(tmp_path_factory):
     """data kind -> (its folder, the first and the second pytest run of TINY_BENCH into its ``out``): the
@@ -217,8 +225,7 @@ def tiny_bench_runs(tmp_path_factory):
         folders[data] = tmp_path = tmp_path_factory.mktemp(f"tiny_bench_{data}")
         (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
         (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
-        envs[data] = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                      "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
+        envs[data] = _bench_env(tmp_path, data)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
            "--benchmark-enable", "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
     for _ in range(2):
@@ -347,14 +354,16 @@ def bench_two(benchmark, peak_meter):
 
 def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tmp_path):
     """A real run of two MFU benchmarks: one sample after collection and one before each is three, so the
-    plugin takes two more before writing; every MFU row divides by their maximum."""
+    plugin takes two more before writing; every MFU row divides by their maximum. With pyproject's ``-n auto``
+    in its addopts too: a real benchmark run still runs in one process (under pytest-xdist, pytest-benchmark
+    would switch itself off and no raw JSON would be written)."""
     (tmp_path / "bench_mfu.py").write_text(MFU_BENCH)
-    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\npython_files = bench_*.py\npython_functions = bench_*\naddopts = -n auto --dist loadfile\n")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
            "--benchmark-enable", "--results-dir", "out", "--results-name", "mfu", "bench_mfu.py"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, "real"))}
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env=_bench_env(tmp_path, "real"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (raw,) = (tmp_path / "out" / "raw").glob("*.json")
     peaks = json.loads(raw.read_text())["signbench"]["peaks"]
@@ -381,10 +390,28 @@ def test_smoke_run_writes_nothing(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
          "--benchmark-disable",
          "--results-dir", "out", "bench_tiny.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=_bench_env(tmp_path, "synthetic"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not Path(tmp_path / "out").exists()  # no raw file, no table, no history row
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3, 16])
+@pytest.mark.parametrize("enabled", [False, True])
+def test_xdist_workers_for_tests_and_none_for_real_benchmark_runs(monkeypatch, cores, enabled):
+    """pyproject's ``-n auto``: a worker per core (at most 4, none with one core) for tests and smoke runs,
+    none for a run with ``--benchmark-enable``; PYTEST_XDIST_AUTO_NUM_WORKERS left to pytest-xdist."""
+    from types import SimpleNamespace
+
+    from signbench.testing import bench
+
+    config = SimpleNamespace(getoption=lambda name, default=None: enabled if name == "benchmark_enable" else default)
+    monkeypatch.setattr(bench, "available_cores", lambda: cores)
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    expected = 0 if enabled or cores == 1 else min(cores, 4)
+    assert bench.pytest_xdist_auto_num_workers(config) == expected
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    assert bench.pytest_xdist_auto_num_workers(config) == (0 if enabled else None)
 
 
 @pytest.mark.parametrize("data", ["real", "synthetic"])

@@ -92,6 +92,24 @@ def pytest_configure(config):
     config.stash[SKIPPED_KEY] = []
 
 
+#: Most pytest-xdist workers of a test run (each holds a TensorFlow, and uses every core for its ops).
+MAX_TEST_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before pytest-xdist's own, which always answers
+def pytest_xdist_auto_num_workers(config):
+    """Workers for pyproject's ``-n auto``: none for a real benchmark run (``--benchmark-enable``: it
+    times on quiet cores in one process, and pytest-benchmark switches itself off under xdist), else one
+    per available core, at most :data:`MAX_TEST_WORKERS` (none with one core). ``PYTEST_XDIST_AUTO_NUM_WORKERS``
+    still decides when it is set."""
+    if config.getoption("benchmark_enable", False):
+        return 0
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = available_cores()
+    return 0 if cores < 2 else min(cores, MAX_TEST_WORKERS)
+
+
 #: Benchmarks of TensorFlow itself (tf.data, ImageDataGenerator, tf.distribute): TensorFlow backend only.
 TF_ONLY = {"bench_data.py", "bench_distributed.py", "bench_speed.py"}
 
