@@ -58,6 +58,23 @@ def test_mutated_inputs_load_or_raise_a_data_error_naming_the_file(fmt, worker):
 
     one()
     assert counts.tried >= PER_FORMAT
+
+
+@pytest.mark.parametrize("fmt", FUZZ_FORMATS)
+def test_a_seeded_campaign_gets_past_each_formats_first_check(fmt, worker):
+    """The shares (past the first check, loaded, rejected) over a seeded draw of ``PER_FORMAT`` inputs,
+    the generator ``signbench fuzz`` uses (hypothesis, generation phase only, ``seed=0``).
+
+    Protocol change (stop 28): until then the shares were taken over the draws of the test above, which
+    under the default ``dev`` profile are new every run and adaptive (hypothesis mutates earlier
+    examples, replays its database, shrinks failures), so they are not a sample of the strategy. One
+    fresh-clone run at a75f2be failed there: folder, 77 of 200 past the first check (0.385 < 0.40;
+    loaded 50, rejected 150, failed 0), when 40 fixed hypothesis seeds gave 0.525-0.770 and
+    results/fuzz.md's 10,000 folder inputs 0.62. The thresholds are unchanged; the draw is now fixed."""
+    counts = campaign(fmt, PER_FORMAT, seed=0, worker=worker)
+    assert counts.tried == PER_FORMAT
+    assert not counts.failures, "\n".join(
+        f"{n} x {key}\n{_report(*counts.examples[key])}" for key, n in counts.failures.most_common())
     _check_shares(counts)
 
 
