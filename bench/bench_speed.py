@@ -23,7 +23,8 @@ plain fit vs ``signbench.studies.speed.RECOMMENDED`` (two workers as above), mod
 final test accuracy is within 0.5 point of plain fit's (the dense models' differences are reported;
 their accuracy is checked over seeds by ``bench_speed_seeds``); reports the time ratio (goal <= 0.5) and, per model, both
 times (the ``fit`` call, 20 epochs) and the speed-up. Smoke mode: 1
-epoch on 2,048 rows, accuracy check skipped (one epoch on a subset is too noisy to compare).
+epoch on 2,048 rows, tested on 512 test rows, accuracy check skipped (one epoch on a subset is too
+noisy to compare). The smoke runs of the two benchmarks below use the same subsets.
 
 ``bench_speed_seeds``: plain fit vs ``RECOMMENDED`` for the two dense course models over several seeds
 (``SIGNBENCH_SPEED_SEEDS``, default 10; 20 epochs on all the real data). Their test accuracy swings by
@@ -55,9 +56,9 @@ train_speed -p no:randomly`` (add ``-k option`` for the per-option table only).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -86,14 +87,16 @@ def _npz(path, x, y, num_classes, test=None):
 
 #: Rows per epoch of ``bench_speed_option`` in smoke mode.
 SMOKE_SAMPLES = 2048
+#: Test rows the smoke runs evaluate on (a seeded subset: smoke accuracies are neither checked nor kept).
+SMOKE_TEST_SAMPLES = 512
 
 
-@dataclass
+@dataclasses.dataclass
 class _Smoke:
     data: Path  # SMOKE_SAMPLES training rows and the test set
     rows: int
     pool: WorkerPool
-    plain_ready: dict = field(default_factory=dict)  # the shared plain worker's "prepare cnn" answer
+    plain_ready: dict = dataclasses.field(default_factory=dict)  # the shared plain worker's "prepare cnn" answer
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,8 @@ def smoke(bench_cfg, sign_data, tmp_path_factory):
         return
     train, test = sign_data
     x8, y = _subset(train, SMOKE_SAMPLES, bench_cfg.seed)
+    images, labels = _subset(test, SMOKE_TEST_SAMPLES, bench_cfg.seed)
+    test = dataclasses.replace(test, images=images, labels=labels)
     data = _npz(tmp_path_factory.mktemp("speed") / "subset.npz", x8, y, train.num_classes, test)
     with WorkerPool(data, seed=bench_cfg.seed) as pool:
         yield _Smoke(data, len(y), pool)

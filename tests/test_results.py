@@ -359,7 +359,7 @@ def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tmp_path):
     would switch itself off and no raw JSON would be written)."""
     (tmp_path / "bench_mfu.py").write_text(MFU_BENCH)
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\npython_files = bench_*.py\npython_functions = bench_*\naddopts = -n auto --dist loadfile\n")
+        "[pytest]\npython_files = bench_*.py\npython_functions = bench_*\naddopts = -n auto --dist loadscope\n")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
            "--benchmark-enable", "--results-dir", "out", "--results-name", "mfu", "bench_mfu.py"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,

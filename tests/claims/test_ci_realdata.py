@@ -1,6 +1,10 @@
 """The course's claims at the ci size on the real data: every verdict that is stable across numerics
 (results/claims_ci_stability.csv) must come out as committed (results/claims_ci.csv), in either direction,
-so a change is noticed; the real callbacks stop where the histories say."""
+so a change is noticed; the real callbacks stop where the histories say.
+
+One test class per claim family, each measuring only its family's runs: pyproject's ``--dist loadscope``
+hands each class to an xdist worker of its own, so the families are measured side by side (this file is
+collected first, see pyproject's testpaths) instead of one after another on one worker."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import csv
 
 import pytest
 
-from signbench.claims.declared import CLAIMS
+from signbench.claims.declared import CLAIMS, FAMILIES
 
 pytestmark = pytest.mark.realdata
 
@@ -19,39 +23,57 @@ def _read(path):
 
 
 @pytest.fixture(scope="module")
-def measured(realdata, tmp_path_factory):
-    from signbench.claims.measure import Data
-    from signbench.claims.run import run_claims
-    from signbench.data.load import load_sign_mnist
-
-    data = Data(load_sign_mnist("train", realdata), load_sign_mnist("test", realdata))
-    work = tmp_path_factory.mktemp("claims_ci")
-    return run_claims("ci", data, work), work
-
-
-@pytest.fixture(scope="module")
 def committed(pytestconfig):
     results = pytestconfig.rootpath / "results"
     stable = {(r["claim"], r["metric"]) for r in _read(results / "claims_ci_stability.csv") if r["stable"] == "True"}
     return {(r["claim"], r["metric"]): r for r in _read(results / "claims_ci.csv")}, stable
 
 
-def test_every_declared_claim_is_measured(measured):
-    rows, _ = measured
-    assert {r["claim"] for r in rows} == {c.name for c in CLAIMS}
+class _Family:
+    """The checks for one family (``family``); the subclasses below name them."""
+
+    family: str
+
+    @pytest.fixture(scope="class")
+    def measured(self, realdata, tmp_path_factory):
+        from signbench.claims.measure import Data
+        from signbench.claims.run import run_claims
+        from signbench.data.load import load_sign_mnist
+
+        data = Data(load_sign_mnist("train", realdata), load_sign_mnist("test", realdata))
+        names = [c.name for c in CLAIMS if c.family == self.family]
+        return run_claims("ci", data, tmp_path_factory.mktemp(f"claims_ci_{self.family}"), names=names)
+
+    def test_every_claim_of_the_family_is_measured(self, measured):
+        assert {r["claim"] for r in measured} == {c.name for c in CLAIMS if c.family == self.family}
+
+    def test_stable_verdicts_are_as_committed(self, measured, committed):
+        table, stable = committed
+        mine = {(r["claim"], r["metric"]) for r in measured}
+        assert stable & mine, f"results/claims_ci_stability.csv lists no stable verdict of {self.family}"
+        got = {(r["claim"], r["metric"]): r for r in measured}
+        changed = {k: (table[k]["verdict"], got[k]["verdict"], round(got[k]["effect_mean"], 4))
+                   for k in stable & mine if got[k]["verdict"] != table[k]["verdict"]}
+        assert not changed, f"verdicts changed (committed, now, effect): {changed}"
+        assert {k for k in stable if k[0] in {c.name for c in CLAIMS if c.family == self.family}} <= mine
 
 
-def test_stable_verdicts_are_as_committed(measured, committed):
-    rows, _ = measured
-    table, stable = committed
-    assert stable, "results/claims_ci_stability.csv lists no stable verdict"
-    got = {(r["claim"], r["metric"]): r for r in rows}
-    changed = {k: (table[k]["verdict"], got[k]["verdict"], round(got[k]["effect_mean"], 4))
-               for k in stable if got[k]["verdict"] != table[k]["verdict"]}
-    assert not changed, f"verdicts changed (committed, now, effect): {changed}"
+class TestCourseModels(_Family):
+    family = "course_models"
+
+    def test_the_real_callbacks_stop_where_the_history_says(self, measured):
+        notes = [r["note"] for r in measured if r["metric"] in ("early_stop_loss", "early_stop_val_loss",
+                                                               "threshold_stop")]
+        assert notes and all(n.endswith("agrees") for n in notes), notes
 
 
-def test_the_real_callbacks_stop_where_the_history_says(measured):
-    rows, _ = measured
-    notes = [r["note"] for r in rows if r["metric"] in ("early_stop_loss", "early_stop_val_loss", "threshold_stop")]
-    assert notes and all(n.endswith("agrees") for n in notes), notes
+class TestAugmentation(_Family):
+    family = "augmentation"
+
+
+class TestTransfer(_Family):
+    family = "transfer"
+
+
+def test_every_family_has_its_class():
+    assert {c.family for c in (TestCourseModels, TestAugmentation, TestTransfer)} == set(FAMILIES)
