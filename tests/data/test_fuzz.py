@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from signbench.testing.fuzz import Counts, Worker, campaign
-from signbench.testing.strategies import FUZZ_FORMATS, FuzzCase, fuzz_cases
+from signbench.testing.strategies import FUZZ_FORMATS, FuzzCase, fuzz_cases, renamed
 
 #: Inputs per format in the normal test run.
 PER_FORMAT = 200
@@ -87,6 +87,25 @@ def test_slow_campaign(fmt, worker):
     assert not counts.failures, "\n".join(
         f"{n} x {key}\n{_report(*counts.examples[key])}" for key, n in counts.failures.most_common())
     _check_shares(counts)
+
+
+def test_a_renamed_dot_file_keeps_its_name():
+    """Regression (stop 28's fresh-clone run, found by the hypothesis test above): renaming the junk file
+    ``A/.DS_Store`` with an empty suffix gave the path ``A/`` with bytes, a file where a folder is, so the
+    worker died writing the case (IsADirectoryError): a strategy bug, not a loader's."""
+    assert renamed("tree/A/.DS_Store", "") == "tree/A/.DS_Store"
+    assert renamed("tree/A/.DS_Store", ".txt") == "tree/A/.DS_Store.txt"
+    assert renamed("A/0.png", ".txt") == "A/0.txt" and renamed("A/._0.png", "") == "A/._0"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=fuzz_cases("folder"))
+def test_every_folder_case_can_be_written(case):
+    """Every file path of a folder case names a file: no trailing slash, not the folder of another path."""
+    paths = [p for p, _ in case.files]
+    for p, data in case.files:
+        if data is not None:
+            assert not p.endswith("/") and not any(q.startswith(p + "/") for q in paths), (p, paths)
 
 
 # ------------------------------------------------------------------------------- the harness can fail

@@ -600,6 +600,14 @@ def base64json_cases(draw) -> FuzzCase:
 
 
 # -- folders and zips ----------------------------------------------------------------------------
+def renamed(path: str, suffix: str) -> str:
+    """``path`` (``folder/name``) with its file extension replaced by ``suffix``; a dot file such as
+    ``.DS_Store`` has no extension, so its whole name is kept (never an empty name: a folder path)."""
+    folder, name = path.rsplit("/", 1)
+    stem = name[:name.rindex(".")] if name.rfind(".") > 0 else name
+    return f"{folder}/{stem}{suffix}"
+
+
 @st.composite
 def tree_files(draw) -> tuple[dict[str, bytes | None], dict, list[str]]:
     """({relative path: bytes or None for a folder}, load options, mutations) of an image tree."""
@@ -622,7 +630,7 @@ def tree_files(draw) -> tuple[dict[str, bytes | None], dict, list[str]]:
             done.append(f"{p} {what}")
         elif op == "rename" and p:
             suffix = draw(st.sampled_from([".txt", ".PNG", ".jpeg", "", ".png.bak", ".gif", ".webp", ".bmp"]))
-            files[p.rsplit(".", 1)[0] + suffix] = files.pop(p)
+            files[renamed(p, suffix)] = files.pop(p)
             done.append(f"{p} renamed *{suffix}")
         elif op == "junk" and p:
             name = draw(st.sampled_from(["Thumbs.db", ".DS_Store", "notes.txt", "desktop.ini", "._0.png", "x.csv"]))
