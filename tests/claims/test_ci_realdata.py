@@ -3,8 +3,8 @@
 so a change is noticed; the real callbacks stop where the histories say.
 
 One test class per claim family, each measuring only its family's runs: pyproject's ``--dist loadscope``
-hands each class to an xdist worker of its own, so the families are measured side by side (this file is
-collected first, see pyproject's testpaths) instead of one after another on one worker."""
+hands each class to the next free xdist worker, so the families are measured side by side (this file is
+collected right after bench/, see pyproject's testpaths) instead of one after another on one worker."""
 
 from __future__ import annotations
 
