@@ -199,6 +199,7 @@ def _course_sorted(names) -> list[str]:
 
 # -- 1. the course's claims --------------------------------------------------------------------------
 CLAIM_FILES = (("claims_ci.csv", "CI protocol"), ("claims_r1.csv", "ladder's r1 rung (the claims not settled at the CI protocol)"),
+               ("claims_r2.csv", "ladder's r2 rung, its top (the claims still inconclusive at r1)"),
                ("claims_full.csv", "full protocol"))
 
 
