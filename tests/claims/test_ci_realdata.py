@@ -14,8 +14,6 @@ import pytest
 
 from signbench.claims.declared import CLAIMS, FAMILIES
 
-pytestmark = pytest.mark.realdata
-
 
 def _read(path):
     with path.open(newline="") as f:
@@ -58,6 +56,7 @@ class _Family:
         assert {k for k in stable if k[0] in {c.name for c in CLAIMS if c.family == self.family}} <= mine
 
 
+@pytest.mark.realdata
 class TestCourseModels(_Family):
     family = "course_models"
 
@@ -67,13 +66,15 @@ class TestCourseModels(_Family):
         assert notes and all(n.endswith("agrees") for n in notes), notes
 
 
+@pytest.mark.realdata
 class TestAugmentation(_Family):
     family = "augmentation"
 
 
+@pytest.mark.realdata
 class TestTransfer(_Family):
     family = "transfer"
 
 
-def test_every_family_has_its_class():
+def test_every_family_has_its_class():  # no real data needed: it runs in the fixture tier too
     assert {c.family for c in (TestCourseModels, TestAugmentation, TestTransfer)} == set(FAMILIES)
