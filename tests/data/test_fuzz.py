@@ -45,6 +45,15 @@ def _check_shares(counts: Counts) -> None:
     assert counts.rejected >= MIN_REJECTED * counts.tried, counts.row()
 
 
+def _check_campaign(fmt: str, n: int, worker) -> None:
+    """``signbench fuzz``'s seeded campaign (seed 0) of ``n`` inputs: all tried, none failed, the shares met."""
+    counts = campaign(fmt, n, seed=0, worker=worker)
+    assert counts.tried == n
+    assert not counts.failures, "\n".join(
+        f"{k} x {key}\n{_report(*counts.examples[key])}" for key, k in counts.failures.most_common())
+    _check_shares(counts)
+
+
 @pytest.mark.parametrize("fmt", FUZZ_FORMATS)
 def test_mutated_inputs_load_or_raise_a_data_error_naming_the_file(fmt, worker):
     counts = Counts(fmt)
@@ -71,22 +80,14 @@ def test_a_seeded_campaign_gets_past_each_formats_first_check(fmt, worker):
     fresh-clone run at a75f2be failed there: folder, 77 of 200 past the first check (0.385 < 0.40;
     loaded 50, rejected 150, failed 0), when 40 fixed hypothesis seeds gave 0.525-0.770 and
     results/fuzz.md's 10,000 folder inputs 0.62. The thresholds are unchanged; the draw is now fixed."""
-    counts = campaign(fmt, PER_FORMAT, seed=0, worker=worker)
-    assert counts.tried == PER_FORMAT
-    assert not counts.failures, "\n".join(
-        f"{n} x {key}\n{_report(*counts.examples[key])}" for key, n in counts.failures.most_common())
-    _check_shares(counts)
+    _check_campaign(fmt, PER_FORMAT, worker)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FUZZ_FORMATS)
 def test_slow_campaign(fmt, worker):
     """The committed campaign's size (results/fuzz.md comes from `signbench fuzz --per-format 10000`)."""
-    counts = campaign(fmt, SLOW_PER_FORMAT, seed=0, worker=worker)
-    assert counts.tried == SLOW_PER_FORMAT
-    assert not counts.failures, "\n".join(
-        f"{n} x {key}\n{_report(*counts.examples[key])}" for key, n in counts.failures.most_common())
-    _check_shares(counts)
+    _check_campaign(fmt, SLOW_PER_FORMAT, worker)
 
 
 def test_a_renamed_dot_file_keeps_its_name():

@@ -7,6 +7,7 @@ import functools
 import gzip as _gzip
 import io as _io
 import json as _json
+import posixpath
 import re
 import struct as _struct
 import warnings
@@ -601,11 +602,9 @@ def base64json_cases(draw) -> FuzzCase:
 
 # -- folders and zips ----------------------------------------------------------------------------
 def renamed(path: str, suffix: str) -> str:
-    """``path`` (``folder/name``) with its file extension replaced by ``suffix``; a dot file such as
-    ``.DS_Store`` has no extension, so its whole name is kept (never an empty name: a folder path)."""
-    folder, name = path.rsplit("/", 1)
-    stem = name[:name.rindex(".")] if name.rfind(".") > 0 else name
-    return f"{folder}/{stem}{suffix}"
+    """``path`` with its file extension replaced by ``suffix``; a dot file such as ``.DS_Store`` has no
+    extension (``posixpath.splitext``), so its whole name is kept (never an empty name: a folder path)."""
+    return posixpath.splitext(path)[0] + suffix
 
 
 @st.composite
