@@ -93,7 +93,7 @@ SMOKE_TEST_SAMPLES = 512
 
 @dataclasses.dataclass
 class _Smoke:
-    data: Path  # SMOKE_SAMPLES training rows and the test set
+    data: Path  # SMOKE_SAMPLES training rows and SMOKE_TEST_SAMPLES test rows
     rows: int
     pool: WorkerPool
     plain_ready: dict = dataclasses.field(default_factory=dict)  # the shared plain worker's "prepare cnn" answer

@@ -27,23 +27,32 @@ def committed(pytestconfig):
     return {(r["claim"], r["metric"]): r for r in _read(results / "claims_ci.csv")}, stable
 
 
+@pytest.fixture(scope="module")
+def data(realdata):
+    """The real train and test CSVs, loaded once per worker (two families may share one)."""
+    from signbench.claims.measure import Data
+    from signbench.data.load import load_sign_mnist
+
+    return Data(load_sign_mnist("train", realdata), load_sign_mnist("test", realdata))
+
+
 class _Family:
     """The checks for one family (``family``); the subclasses below name them."""
 
     family: str
 
-    @pytest.fixture(scope="class")
-    def measured(self, realdata, tmp_path_factory):
-        from signbench.claims.measure import Data
-        from signbench.claims.run import run_claims
-        from signbench.data.load import load_sign_mnist
+    @property
+    def names(self) -> set[str]:
+        return {c.name for c in CLAIMS if c.family == self.family}
 
-        data = Data(load_sign_mnist("train", realdata), load_sign_mnist("test", realdata))
-        names = [c.name for c in CLAIMS if c.family == self.family]
-        return run_claims("ci", data, tmp_path_factory.mktemp(f"claims_ci_{self.family}"), names=names)
+    @pytest.fixture(scope="class")
+    def measured(self, data, tmp_path_factory):
+        from signbench.claims.run import run_claims
+
+        return run_claims("ci", data, tmp_path_factory.mktemp(f"claims_ci_{self.family}"), names=sorted(self.names))
 
     def test_every_claim_of_the_family_is_measured(self, measured):
-        assert {r["claim"] for r in measured} == {c.name for c in CLAIMS if c.family == self.family}
+        assert {r["claim"] for r in measured} == self.names
 
     def test_stable_verdicts_are_as_committed(self, measured, committed):
         table, stable = committed
@@ -53,7 +62,7 @@ class _Family:
         changed = {k: (table[k]["verdict"], got[k]["verdict"], round(got[k]["effect_mean"], 4))
                    for k in stable & mine if got[k]["verdict"] != table[k]["verdict"]}
         assert not changed, f"verdicts changed (committed, now, effect): {changed}"
-        assert {k for k in stable if k[0] in {c.name for c in CLAIMS if c.family == self.family}} <= mine
+        assert {k for k in stable if k[0] in self.names} <= mine
 
 
 @pytest.mark.realdata
