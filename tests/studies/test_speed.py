@@ -33,16 +33,6 @@ def test_labels_and_recommended_preset():
     assert all(not c.options.deterministic for c in PRESETS.values()), "every candidate is measured alike"
 
 
-def test_worker_applies_the_presets_thread_pools(tmp_path):
-    x, y = _easy(64)
-    data = tmp_path / "d.npz"
-    np.savez(data, x=x, y=y, num_classes=np.asarray(2))
-    with Worker(data, "fast+inter1", seed=0) as w:
-        ready = w.ask("prepare cnn")
-    assert (ready["intra_threads"], ready["inter_threads"]) == (None, 1)
-    assert ready["onednn"] is True and ready["label"].endswith("1 inter-op thread")
-
-
 def test_worker_runs_a_preset_in_its_own_process(tmp_path):
     x, y = _easy(256)
     xt, yt = _easy(64, seed=1)
