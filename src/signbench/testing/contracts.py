@@ -1,6 +1,9 @@
 """THE shared model-contract checklist. Every model builder's test calls :func:`check_model_contract`.
 
-The checklist, in order (the step runs before saving so the optimizer state is part of the round trip):
+The checklist, in order (the step runs before saving so the optimizer state is part of the round trip).
+Predictions and losses are eager inference-mode calls (``model(x, training=False)``, ``compute_loss``
+with ``training=False``, what ``predict`` and ``evaluate`` compute on one batch), which spares tracing
+their functions for every model; the training step is ``train_on_batch``, the traced path ``fit`` takes.
 
 1. output shape: a batch of ``n`` inputs gives ``(n, num_classes)``, or ``(n, 1)`` for two classes
    (one sigmoid unit);
@@ -50,6 +53,18 @@ def expected_cnn_params(input_shape, num_classes: int, filters=75, hidden=(256, 
     return conv + expected_dense_params(pooled, num_classes, hidden)
 
 
+def _predict(model, x) -> np.ndarray:
+    """Inference-mode outputs, eagerly: what ``model.predict`` gives for one batch, without tracing."""
+    return np.asarray(model(keras.ops.convert_to_tensor(x), training=False))
+
+
+def _loss(model, x, y) -> float:
+    """Inference-mode loss on one batch (the compiled loss plus the model's own losses, as ``evaluate``
+    reports it), eagerly."""
+    y_pred = model(keras.ops.convert_to_tensor(x), training=False)
+    return float(model.compute_loss(x=x, y=keras.ops.convert_to_tensor(y), y_pred=y_pred, training=False))
+
+
 def _batch(input_shape, num_classes: int, n: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.random((n, *input_shape), dtype=np.float32)
@@ -67,7 +82,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
     assert model.optimizer is not None and model.loss is not None, f"{model.name}: model is not compiled"
 
     # 1. output shape
-    out = np.asarray(model.predict(x, verbose=0))
+    out = _predict(model, x)
     want = (n, 1) if num_classes == 2 else (n, num_classes)
     assert out.shape == want, f"{model.name}: output shape {out.shape}, expected {want}"
     assert np.all(np.isfinite(out)), f"{model.name}: non-finite outputs"
@@ -81,7 +96,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
     # The step uses the model's own optimizer at 1/100 of its learning rate: Adam's first step moves
     # every weight by about the learning rate, which on a wide layer can overshoot; a small step
     # checks what the contract is about (loss, gradients and optimizer wired up) without that.
-    before = float(model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)["loss"])
+    before = _loss(model, x, y)
     lr = model.optimizer.learning_rate
     original = float(lr.numpy()) if hasattr(lr, "assign") else None
     if original is not None:
@@ -91,7 +106,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
     finally:
         if original is not None:
             lr.assign(original)
-    after = float(model.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)["loss"])
+    after = _loss(model, x, y)
     assert after < before, f"{model.name}: one training step did not lower the loss ({before:.6f} -> {after:.6f})"
     # 4. serialization round trip (.keras, safe mode) and architecture-only round trip
     with tempfile.TemporaryDirectory() as d:
@@ -100,8 +115,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
         loaded = keras.saving.load_model(path, safe_mode=True)
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
     assert loaded.count_params() == params
-    trained = np.asarray(model.predict(x, verbose=0))
-    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), trained, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(_predict(loaded, x), _predict(model, x), rtol=0, atol=1e-6)
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations), "optimizer state lost"
     rebuilt = model.__class__.from_config(model.get_config())
     assert rebuilt.count_params() == params
