@@ -154,6 +154,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke, peak_meter, prese
             preset=preset, onednn=first["cand"]["onednn"], plain_onednn=first["plain"]["onednn"],
             intra_threads=first["cand"]["intra_threads"], inter_threads=first["cand"]["inter_threads"],
         )
+
         def plain_epoch():  # the set-up: plain's epoch (smoke: the shared plain worker trains one, once)
             if not smoke:
                 return plain.ask("epoch")
