@@ -91,16 +91,8 @@ def cnn(num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE, *, l2: float = 
         learning_rate: float = 1e-3):
     """Conv2D 75 3x3 relu, MaxPool 2x2, then the regularized tail: Flatten, Dense 256 relu (L2), Dropout,
     Dense 128 relu (L2), Dropout, output (the course's "Ajustando el modelo")."""
-    model = keras.Sequential(
-        [
-            keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(75, (3, 3), activation="relu"),
-            layers.MaxPooling2D((2, 2)),
-            *dense_tail(num_classes, l2=l2, dropout=dropout),
-        ],
-        name="cnn",
-    )
-    return compile_for(model, num_classes, learning_rate)
+    return compile_for(_conv_on_tail("cnn", num_classes, input_shape, l2=l2, dropout=dropout), num_classes,
+                       learning_rate)
 
 
 def hypermodel(hp, num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE):
@@ -109,16 +101,22 @@ def hypermodel(hp, num_classes: int = SIGN_CLASSES, input_shape=SIGN_SHAPE):
     of 1e-2, 1e-3, 1e-4."""
     units = hp.Int("units", min_value=32, max_value=512, step=32)
     lr = hp.Choice("learning_rate", values=[1e-2, 1e-3, 1e-4])
-    model = keras.Sequential(
+    return compile_for(_conv_on_tail("hypermodel", num_classes, input_shape, units=units, l2=L2, dropout=DROPOUT),
+                       num_classes, lr)
+
+
+def _conv_on_tail(name: str, num_classes: int, input_shape, **tail) -> keras.Sequential:
+    """The course's convolutional block (Conv2D 75 3x3 relu, MaxPool 2x2) on :func:`dense_tail` (``tail``:
+    its keyword arguments): the CNN and the hypermodel."""
+    return keras.Sequential(
         [
             keras.Input(shape=tuple(input_shape)),
             layers.Conv2D(75, (3, 3), activation="relu"),
             layers.MaxPooling2D((2, 2)),
-            *dense_tail(num_classes, units=units, l2=L2, dropout=DROPOUT),
+            *dense_tail(num_classes, **tail),
         ],
-        name="hypermodel",
+        name=name,
     )
-    return compile_for(model, num_classes, lr)
 
 
 _BUILDERS = {"baseline": baseline, "regularized": regularized, "cnn": cnn}
