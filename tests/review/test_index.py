@@ -19,26 +19,34 @@ RESULTS = Path(__file__).resolve().parents[2] / "results"
 STALE = "results/index.md is stale: run `signbench results` and commit results/index.md, index.html, index/"
 
 
-def test_committed_index_is_what_signbench_results_renders(tmp_path):
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """(folder, files written) of one rendering of the committed results (two tests read it)."""
+    out = tmp_path_factory.mktemp("rendered")
+    return out, index.render(RESULTS, out)
+
+
+def test_committed_index_is_what_signbench_results_renders(rendered):
     assert (RESULTS / "index.md").is_file(), STALE
-    written = index.render(RESULTS, tmp_path)
-    assert (tmp_path / "index.md").read_text() == (RESULTS / "index.md").read_text(), STALE
-    assert (tmp_path / "index.html").read_bytes() == (RESULTS / "index.html").read_bytes(), STALE
+    out, written = rendered
+    assert (out / "index.md").read_text() == (RESULTS / "index.md").read_text(), STALE
+    assert (out / "index.html").read_bytes() == (RESULTS / "index.html").read_bytes(), STALE
     charts = sorted(p.name for p in written if p.suffix == ".png")
     assert charts == sorted(p.name for p in (RESULTS / index.CHARTS).glob("*.png")), STALE
     for p in written:
         if p.suffix == ".png":
             check_png(p)  # re-rendered: its pixels may differ from the committed PNG's between matplotlib versions
-    md = (tmp_path / "index.md").read_text()
+    md = (out / "index.md").read_text()
     for target in re.findall(r"\]\(([^)#]+)\)", md):  # every link and image of the page resolves
         assert (RESULTS / target).exists(), target
 
 
-def test_rendering_twice_gives_the_same_bytes(tmp_path):
-    a, b = index.render(RESULTS, tmp_path / "a"), index.render(RESULTS, tmp_path / "b")
+def test_rendering_twice_gives_the_same_bytes(rendered, tmp_path):
+    first, a = rendered
+    b = index.render(RESULTS, tmp_path)
     for pa, pb in zip(a, b, strict=True):
         assert pa.name == pb.name and pa.read_bytes() == pb.read_bytes(), pa.name
-    assert not re.search(r"rendered (on|at) \d{4}", (tmp_path / "a" / "index.md").read_text(), re.IGNORECASE)
+    assert not re.search(r"rendered (on|at) \d{4}", (first / "index.md").read_text(), re.IGNORECASE)
 
 
 def test_a_changed_table_changes_the_index(tmp_path):
