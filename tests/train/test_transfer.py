@@ -404,6 +404,7 @@ def test_mobilenet_pretraining_leaves_settled_batchnorm_statistics(monkeypatch):
     58 s (cProfile, stop 29) and training is not what is checked. The real ``fit`` of this path runs
     in ``test_model_selection_rows_on_synthetic_data`` and in ``signbench transfer``'s table."""
     import importlib
+    from types import SimpleNamespace
 
     from signbench.studies.model_selection import pretrain_mobilenet
 
@@ -414,7 +415,7 @@ def test_mobilenet_pretraining_leaves_settled_batchnorm_statistics(monkeypatch):
         rng = np.random.default_rng(0)
         for w in model.trainable_weights:  # weights move, so statistics estimated before "training" go stale
             w.assign(w.numpy() * (1 + 0.2 * rng.standard_normal(w.shape)).astype("float32"))
-        return type("Run", (), {"model": model})()
+        return SimpleNamespace(model=model)  # what pretrain_mobilenet reads of fit's RunResult
 
     monkeypatch.setattr(fit_module, "fit", trained_stand_in)
     monkeypatch.setattr(fit_module, "evaluate", lambda model, data, **kw: (0.0, 0.5))

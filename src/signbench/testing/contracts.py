@@ -58,11 +58,11 @@ def _predict(model, x) -> np.ndarray:
     return np.asarray(model(keras.ops.convert_to_tensor(x), training=False))
 
 
-def _loss(model, x, y) -> float:
-    """Inference-mode loss on one batch (the compiled loss plus the model's own losses, as ``evaluate``
-    reports it), eagerly."""
-    y_pred = model(keras.ops.convert_to_tensor(x), training=False)
-    return float(model.compute_loss(x=x, y=keras.ops.convert_to_tensor(y), y_pred=y_pred, training=False))
+def _loss(model, x, y, y_pred: np.ndarray) -> float:
+    """Inference-mode loss on one batch from its :func:`_predict` outputs ``y_pred`` (the compiled loss plus
+    the model's own losses, as ``evaluate`` reports it), eagerly."""
+    return float(model.compute_loss(x=x, y=keras.ops.convert_to_tensor(y), y_pred=keras.ops.convert_to_tensor(y_pred),
+                                    training=False))
 
 
 def _batch(input_shape, num_classes: int, n: int = 16, seed: int = 0):
@@ -96,7 +96,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
     # The step uses the model's own optimizer at 1/100 of its learning rate: Adam's first step moves
     # every weight by about the learning rate, which on a wide layer can overshoot; a small step
     # checks what the contract is about (loss, gradients and optimizer wired up) without that.
-    before = _loss(model, x, y)
+    before = _loss(model, x, y, out)  # the weights have not moved since ``out``
     lr = model.optimizer.learning_rate
     original = float(lr.numpy()) if hasattr(lr, "assign") else None
     if original is not None:
@@ -106,7 +106,7 @@ def check_model_contract(model, input_shape, num_classes, expected_params, x=Non
     finally:
         if original is not None:
             lr.assign(original)
-    after = _loss(model, x, y)
+    after = _loss(model, x, y, _predict(model, x))
     assert after < before, f"{model.name}: one training step did not lower the loss ({before:.6f} -> {after:.6f})"
     # 4. serialization round trip (.keras, safe mode) and architecture-only round trip
     with tempfile.TemporaryDirectory() as d:
