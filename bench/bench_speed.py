@@ -85,12 +85,20 @@ def _npz(path, x, y, num_classes, test=None):
     return path
 
 
-#: Rows per epoch of ``bench_speed_option`` in smoke mode (and of the other smoke runs here): two steps an
-#: epoch at the largest preset batch (1,024), which the loss check needs. 512 was tried at stop 29 (one epoch
-#: of the course CNN took 0.9 s instead of 2.6 s, the other core busy): the batch-512 and batch-1024 presets
-#: then took one step an epoch and 3 of the 21 option smokes failed the loss check (uint8+batch512 and
-#: fast+batch512: 3.1856 -> 3.1872; fused+onednn+batch1024: 3.1861 -> 4.1640), so it stays 2,048.
+#: Rows of the smoke subset (the smoke runs of the full-length benchmarks train on all of them): two steps an
+#: epoch at the largest preset batch (1,024), which the loss check needs. 512 rows for every preset was tried
+#: at stop 29 (one epoch of the course CNN took 0.9 s instead of 2.6 s, the other core busy): the batch-512
+#: and batch-1024 presets then took one step an epoch and 3 of the 21 option smokes failed the loss check
+#: (uint8+batch512 and fast+batch512: 3.1856 -> 3.1872; fused+onednn+batch1024: 3.1861 -> 4.1640).
 SMOKE_SAMPLES = 2048
+
+
+def smoke_rows(preset: str) -> int:
+    """Rows an option's smoke trains on (both of its epochs, and the plain side's at batch 128): at least two
+    steps an epoch at the preset's batch, as the loss check needs, and at least 512 rows (four steps at batch
+    128, as the 512-row try above had for every preset): 512 at batch 128 and 256, 1,024 at 512, 2,048 at
+    1,024. Stop 30: the 2,048 rows every preset trained on cost two epochs of 16 steps at batch 128 each."""
+    return min(SMOKE_SAMPLES, max(512, 2 * PRESETS[preset].batch_size))
 #: Test rows the smoke runs evaluate on (a seeded subset: smoke accuracies are neither checked nor kept).
 SMOKE_TEST_SAMPLES = 512
 
@@ -136,17 +144,19 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke, peak_meter, prese
     peak_meter.sample()  # one of the run's matmul peak samples, before this benchmark's workers start
     train, _ = sign_data
     rounds = 1 if smoke else int(os.environ.get("SIGNBENCH_SPEED_ROUNDS", 3))
-    if smoke:
-        data, n = smoke.data, smoke.rows
+    if smoke:  # rows per side: smoke_rows
+        data, n, n_plain = smoke.data, smoke_rows(preset), smoke_rows("plain")
     else:
         x8, y = _subset(train, int(os.environ.get("SIGNBENCH_SPEED_SAMPLES", 8192)), bench_cfg.seed)
         data, n = _npz(tmp_path / "subset.npz", x8, y, train.num_classes), len(y)
+        n_plain = n
     with (_worker(smoke, data, "plain", bench_cfg.seed, role="plain") as plain,
           _worker(smoke, data, preset, bench_cfg.seed) as cand):
         # untimed: trace / compile (the smoke run's shared plain worker prepares once)
         if smoke and not smoke.plain_ready:
-            smoke.plain_ready.update(plain.ask("prepare cnn"))
-        first = {"plain": smoke.plain_ready if smoke else plain.ask("prepare cnn"), "cand": cand.ask("prepare cnn")}
+            smoke.plain_ready.update(plain.ask(f"prepare cnn {n_plain}"))
+        first = {"plain": smoke.plain_ready if smoke else plain.ask("prepare cnn"),
+                 "cand": cand.ask(f"prepare cnn {n}" if smoke else "prepare cnn")}
         answers = {"plain": [], "cand": []}
         benchmark.extra_info.update(
             model="cnn", runtime=f"keras-fit {first['cand']['label']}", batch_size=first["cand"]["batch_size"],
@@ -168,7 +178,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke, peak_meter, prese
     def med(k, field):
         return float(np.median([a[field] for a in answers[k]]))
 
-    plain_rate, rate = n / med("plain", "epoch_seconds"), n / med("cand", "epoch_seconds")
+    plain_rate, rate = n_plain / med("plain", "epoch_seconds"), n / med("cand", "epoch_seconds")
     flops = first["cand"]["flops_per_sample"]
     benchmark.extra_info["metrics"] = {
         "epoch_seconds": [med("cand", "epoch_seconds"), "s"],

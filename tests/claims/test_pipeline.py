@@ -14,6 +14,8 @@ from signbench.claims.run import COLUMNS, stability, verdict_rows, write
 from signbench.data.types import SIGN_LETTERS, LabeledImages
 from signbench.testing.contracts import check_png
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 
 def _synthetic(per_class: int, seed: int) -> LabeledImages:
     rng = np.random.default_rng(seed)

@@ -7,6 +7,8 @@ import pytest
 from signbench.models import MODEL_NAMES, build, hypermodel
 from signbench.testing.contracts import check_model_contract, expected_cnn_params, expected_dense_params
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 COURSE_PARAMS = {"baseline": 236_952, "regularized": 236_952, "cnn": 3_281_798}
 
 

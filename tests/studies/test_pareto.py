@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from signbench.studies.pareto import MODELS, RUNTIMES, dominates, front, select
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 
 # -- the front ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(

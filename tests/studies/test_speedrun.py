@@ -18,6 +18,8 @@ from signbench.data.types import LabeledImages
 from signbench.studies import speedrun
 from signbench.testing.fixtures import make_images
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 TINY = dataclasses.replace(speedrun.RECIPE, name="tiny", filters=(4, 8), epochs=1, batch_size=32)
 
 

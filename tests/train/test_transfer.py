@@ -21,6 +21,8 @@ from signbench.models import backbones as mt
 from signbench.models import inception_mixed7
 from signbench.testing.contracts import check_model_contract
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 INCEPTION_PARAMS = 13_795_384
 INCEPTION_TRAINABLE = 4_820_120
 INCEPTION_BASE_CUT = 8_975_264  # InceptionV3 up to mixed7 at 150x150x3 (the course's frozen part)

@@ -6,6 +6,8 @@ import pytest
 from signbench.train import tune as tune_mod
 from signbench.train.tune import TuningError, require_tensorboard, tune
 
+pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
+
 SHAPE, CLASSES = (8, 8, 1), 3
 
 

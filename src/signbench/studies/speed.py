@@ -12,7 +12,8 @@ Worker protocol (``python -m signbench.commands.worker speed --data D.npz --pres
 command is one line on stdin; each answer is one line on stdout that starts with ``SIGNBENCH-WORKER ``
 followed by JSON (anything else on stdout is ignored by :class:`Worker`). Commands:
 
-``prepare MODEL``  seed, build and compile MODEL for the preset, run one untimed epoch (tracing);
+``prepare MODEL [ROWS]``  seed, build and compile MODEL for the preset, run one untimed epoch (tracing)
+                   on the first ROWS rows of ``x`` (default all; ``epoch`` trains on the same rows);
                    answers ``{"loss", "onednn", "intra_threads", "inter_threads", "flops_per_sample",
                    "label", "batch_size"}`` (threads: ``None`` = TensorFlow's default).
 ``epoch``          one more epoch of the same model on the same input; answers ``{"epoch_seconds",
@@ -133,7 +134,8 @@ def serve(data_path: Path, preset: str, seed: int, lines: Iterable[str], answer:
                 cand, model, inp = PRESETS[cmd[1]], None, None
                 answer({"preset": cmd[1]})
             elif cmd[0] == "prepare":
-                inp = TrainInput(x8, y, num_classes)
+                rows = int(cmd[2]) if len(cmd) > 2 else len(y)
+                inp = TrainInput(x8[:rows], y[:rows], num_classes)
                 run = fit(cmd[1], inp, seed=seed, epochs=1, batch_size=cand.batch_size, options=cand.options)
                 model = run.model
                 intra, inter = thread_settings()

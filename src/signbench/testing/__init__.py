@@ -7,10 +7,16 @@ Fixtures: ``realdata`` (the real CSV folder; skips with the path in the reason o
 reason being :func:`real_data_missing`'s),
 ``datapath`` (files under the checkout's fixtures/, failing loudly when missing). Hypothesis profiles:
 ``dev`` and ``ci`` (derandomized), chosen by $HYPOTHESIS_PROFILE or $CI.
+
+Marker ``untraced``: the marked test (or every test and module fixture of a module whose ``pytestmark``
+has it) runs Keras's train, test and predict steps op by op (:func:`untraced`). For the tiny models and
+few steps of such tests, tracing a step function costs seconds and running the steps milliseconds; the
+traced path is what every unmarked test and every benchmark runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # quiet TF's C++ logging; set before TF is imported
@@ -59,3 +65,59 @@ def datapath(request):
         return p
 
     return _datapath
+
+
+@contextlib.contextmanager
+def untraced():
+    """Keras's step functions run eagerly inside: ``tf.config.run_functions_eagerly`` on the TensorFlow
+    backend, ``jax.disable_jit`` on JAX (torch runs eagerly already). tf.data's functions are traced
+    whatever the setting (TensorFlow warns so). Restores the previous setting on exit."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        before = tf.config.functions_run_eagerly()
+        tf.config.run_functions_eagerly(True)
+        try:
+            yield
+        finally:
+            tf.config.run_functions_eagerly(before)
+    elif backend == "jax":
+        import jax
+
+        with jax.disable_jit():
+            yield
+    else:
+        yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "untraced: Keras steps run op by op (signbench.testing.untraced), for tiny models whose "
+        "tracing would cost more than their steps; on a module's pytestmark it covers module fixtures too",
+    )
+
+
+def _module_marked(module) -> bool:
+    marks = getattr(module, "pytestmark", []) if module else []
+    return any(m.name == "untraced" for m in (marks if isinstance(marks, list) else [marks]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _untraced_module(request):
+    if not _module_marked(request.module):
+        yield
+        return
+    with untraced():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _untraced_test(request):
+    if request.node.get_closest_marker("untraced") is None or _module_marked(request.module):
+        yield
+        return
+    with untraced():
+        yield

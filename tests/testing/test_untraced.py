@@ -1,0 +1,56 @@
+"""The ``untraced`` marker of the ``signbench.testing`` plugin: Keras's steps run op by op in a marked test,
+traced in an unmarked one, and the setting is restored after the test."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from signbench.testing import _module_marked, untraced
+
+
+class _Counting(keras.layers.Layer):
+    """Counts its Python calls: once per step when steps run eagerly, once per trace when they are traced."""
+
+    calls = 0
+
+    def call(self, x):
+        type(self).calls += 1
+        return x
+
+
+def _calls_in_ten_steps() -> int:
+    model = keras.Sequential([keras.Input((2,)), _Counting(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    _Counting.calls = 0  # the symbolic call that built the model is not a step
+    model.fit(np.zeros((40, 2), "float32"), np.zeros((40, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+    return _Counting.calls
+
+
+@pytest.mark.untraced
+def test_a_marked_test_runs_every_step_eagerly():
+    assert _calls_in_ten_steps() == 10
+
+
+def test_an_unmarked_test_traces_its_steps():
+    assert _calls_in_ten_steps() < 10
+
+
+def test_the_context_manager_restores_the_setting():
+    before = _calls_in_ten_steps()
+    with untraced():
+        assert _calls_in_ten_steps() == 10
+    assert _calls_in_ten_steps() == before
+
+
+def test_a_module_is_marked_by_its_pytestmark_list_or_single_mark():
+    class Module:
+        pass
+
+    one, many, other = Module(), Module(), Module()
+    one.pytestmark = pytest.mark.untraced
+    many.pytestmark = [pytest.mark.slow, pytest.mark.untraced]
+    other.pytestmark = pytest.mark.slow
+    assert _module_marked(one) and _module_marked(many)
+    assert not _module_marked(other) and not _module_marked(Module()) and not _module_marked(None)
