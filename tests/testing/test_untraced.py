@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from signbench.testing import _module_marked, untraced
+from signbench.testing import _module_marked, pytest_collection_modifyitems, untraced
 
 
 class _Counting(keras.layers.Layer):
@@ -54,3 +54,17 @@ def test_a_module_is_marked_by_its_pytestmark_list_or_single_mark():
     other.pytestmark = pytest.mark.slow
     assert _module_marked(one) and _module_marked(many)
     assert not _module_marked(other) and not _module_marked(Module()) and not _module_marked(None)
+
+
+def test_a_realdata_test_cannot_be_untraced():
+    class Item:
+        def __init__(self, nodeid, *marks):
+            self.nodeid, self.marks = nodeid, marks
+
+        def get_closest_marker(self, name):
+            return getattr(pytest.mark, name).mark if name in self.marks else None
+
+    fine = [Item("a.py::tiny", "untraced"), Item("b.py::real", "realdata"), Item("c.py::plain")]
+    pytest_collection_modifyitems(None, fine)
+    with pytest.raises(pytest.UsageError, match=r"realdata tests must run traced.*d.py::real_and_untraced"):
+        pytest_collection_modifyitems(None, [*fine, Item("d.py::real_and_untraced", "realdata", "untraced")])

@@ -100,6 +100,14 @@ def pytest_configure(config):
     )
 
 
+def pytest_collection_modifyitems(config, items):
+    """A ``realdata`` test trains at the real sizes, where running steps op by op would cost many times the
+    tracing it saves: refuse ``untraced`` on one (put it in a module of its own)."""
+    both = [i.nodeid for i in items if i.get_closest_marker("realdata") and i.get_closest_marker("untraced")]
+    if both:
+        raise pytest.UsageError(f"realdata tests must run traced, but these are marked untraced: {', '.join(both)}")
+
+
 def _module_marked(module) -> bool:
     marks = getattr(module, "pytestmark", []) if module else []
     return any(m.name == "untraced" for m in (marks if isinstance(marks, list) else [marks]))
