@@ -91,6 +91,8 @@ def _npz(path, x, y, num_classes, test=None):
 #: and batch-1024 presets then took one step an epoch and 3 of the 21 option smokes failed the loss check
 #: (uint8+batch512 and fast+batch512: 3.1856 -> 3.1872; fused+onednn+batch1024: 3.1861 -> 4.1640).
 SMOKE_SAMPLES = 2048
+#: Test rows the smoke runs evaluate on (a seeded subset: smoke accuracies are neither checked nor kept).
+SMOKE_TEST_SAMPLES = 512
 
 
 def smoke_rows(preset: str) -> int:
@@ -99,8 +101,6 @@ def smoke_rows(preset: str) -> int:
     128, as the 512-row try above had for every preset): 512 at batch 128 and 256, 1,024 at 512, 2,048 at
     1,024. Stop 30: the 2,048 rows every preset trained on cost two epochs of 16 steps at batch 128 each."""
     return min(SMOKE_SAMPLES, max(512, 2 * PRESETS[preset].batch_size))
-#: Test rows the smoke runs evaluate on (a seeded subset: smoke accuracies are neither checked nor kept).
-SMOKE_TEST_SAMPLES = 512
 
 
 @dataclasses.dataclass
@@ -194,6 +194,7 @@ def bench_speed_option(benchmark, bench_cfg, sign_data, smoke, peak_meter, prese
     # Same model maths: with oneDNN asked for, the worker really has it; both learned.
     assert first["cand"]["onednn"] == (PRESETS[preset].options.onednn if PRESETS[preset].options.onednn is not None
                                        else first["plain"]["onednn"])
+    assert (first["cand"]["rows"], first["plain"]["rows"]) == (n, n_plain)  # each side trained on its rows
     for key in ("intra_threads", "inter_threads"):  # thread pools as asked (None: TensorFlow's default)
         assert first["cand"][key] == getattr(PRESETS[preset].options, key), (key, first["cand"][key])
     for k in ("plain", "cand"):

@@ -44,6 +44,7 @@ def test_worker_runs_a_preset_in_its_own_process(tmp_path):
         assert "fused conv+pool" in ready["label"]
         epoch = w.ask("epoch")
         assert 0 < epoch["epoch_seconds"] <= epoch["fit_seconds"] and math.isfinite(epoch["loss"])
+        assert ready["rows"] == 256 and w.ask("prepare cnn 128")["rows"] == 128  # the optional ROWS
         full = w.ask("full cnn 2")
         assert full["test_accuracy"] >= 0.95 and full["epoch_seconds"] <= full["seconds"]
         seeded = w.ask("full baseline 1 7")  # the optional SEED

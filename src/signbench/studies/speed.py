@@ -15,7 +15,7 @@ followed by JSON (anything else on stdout is ignored by :class:`Worker`). Comman
 ``prepare MODEL [ROWS]``  seed, build and compile MODEL for the preset, run one untimed epoch (tracing)
                    on the first ROWS rows of ``x`` (default all; ``epoch`` trains on the same rows);
                    answers ``{"loss", "onednn", "intra_threads", "inter_threads", "flops_per_sample",
-                   "label", "batch_size"}`` (threads: ``None`` = TensorFlow's default).
+                   "label", "batch_size", "rows"}`` (threads: ``None`` = TensorFlow's default).
 ``epoch``          one more epoch of the same model on the same input; answers ``{"epoch_seconds",
                    "fit_seconds", "loss"}`` (epoch_seconds timed inside ``fit``; fit_seconds around it).
 ``use P``          switch to preset P, which must need the same process (same oneDNN setting and thread
@@ -141,6 +141,7 @@ def serve(data_path: Path, preset: str, seed: int, lines: Iterable[str], answer:
                 intra, inter = thread_settings()
                 answer({"loss": run.history["loss"][0], "onednn": onednn_enabled(), "label": cand.label(),
                         "intra_threads": intra, "inter_threads": inter, "batch_size": cand.batch_size,
+                        "rows": len(inp.labels),
                         "flops_per_sample": float(train_flops_per_sample(model))})
             elif cmd[0] == "epoch":
                 if model is None:
