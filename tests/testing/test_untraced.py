@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from signbench.testing import _module_marked, pytest_collection_modifyitems, untraced
+from signbench.testing import pytest_collection_modifyitems, untraced
 
 
 class _Counting(keras.layers.Layer):
@@ -42,18 +42,6 @@ def test_the_context_manager_restores_the_setting():
     with untraced():
         assert _calls_in_ten_steps() == 10
     assert _calls_in_ten_steps() == before
-
-
-def test_a_module_is_marked_by_its_pytestmark_list_or_single_mark():
-    class Module:
-        pass
-
-    one, many, other = Module(), Module(), Module()
-    one.pytestmark = pytest.mark.untraced
-    many.pytestmark = [pytest.mark.slow, pytest.mark.untraced]
-    other.pytestmark = pytest.mark.slow
-    assert _module_marked(one) and _module_marked(many)
-    assert not _module_marked(other) and not _module_marked(Module()) and not _module_marked(None)
 
 
 def test_a_realdata_test_cannot_be_untraced():

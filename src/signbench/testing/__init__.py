@@ -108,24 +108,23 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"realdata tests must run traced, but these are marked untraced: {', '.join(both)}")
 
 
-def _module_marked(module) -> bool:
-    marks = getattr(module, "pytestmark", []) if module else []
-    return any(m.name == "untraced" for m in (marks if isinstance(marks, list) else [marks]))
+def _untraced_if_marked(node):
+    """Run the rest of a fixture untraced when ``node`` (a module or a test) carries the marker; nested
+    entries are harmless (each exit restores what it found)."""
+    if node.get_closest_marker("untraced") is None:
+        yield
+        return
+    with untraced():
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _untraced_module(request):
-    if not _module_marked(request.module):
-        yield
-        return
-    with untraced():
-        yield
+    """A module whose ``pytestmark`` has the marker: its module fixtures and tests run untraced."""
+    yield from _untraced_if_marked(request.node)
 
 
 @pytest.fixture(autouse=True)
 def _untraced_test(request):
-    if request.node.get_closest_marker("untraced") is None or _module_marked(request.module):
-        yield
-        return
-    with untraced():
-        yield
+    """A marked test."""
+    yield from _untraced_if_marked(request.node)
