@@ -5,6 +5,7 @@ and absent tables read "not measured yet" while present ones get their screen.""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -99,6 +100,7 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
         _claim("transfer-val", "val_accuracy", "transfer", "scratch", "0.1", "0.05", "0.15", "holds",
                "0.60;0.62;0.64", "0.5;0.5;0.5"),
     ])
+    (d / "claims_ci.json").write_text(json.dumps({"size": "ci", "command": "signbench claims --size ci --out DIR"}))
     from signbench.studies import speedrun
 
     rows = [{"seed": s, "recipe": "A", "epochs": 6, "test_accuracy": 0.9971, "test_accuracy_one_view": 0.996,
@@ -115,6 +117,7 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     md = (d / "index.md").read_text()
     assert "regularized-gap (en)" in md and "| -0.05 [-0.08, -0.02] |" in md
     assert "CI protocol: 2 holds, 1 does not hold" in md
+    assert "produced by: `signbench claims --size ci --out DIR`" in md  # a claims table's command, from its JSON
     assert "`claims_full.csv` is not in this folder yet" in md  # the full protocol: not measured yet
     assert "| transfer | 0.9800 | 0.6200 | 0.3600 |" in md  # the overfitting story's transfer from the claims
     assert "| 0 | 6 | 0.9971 | 0.9960 | 0.9955 | 120.5 | 0.301 |" in md
