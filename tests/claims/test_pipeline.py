@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from signbench.claims.declared import CLAIMS, FAMILIES, Protocol
+from signbench.claims.declared import CALLBACK_EVENTS, CLAIMS, FAMILIES, Protocol
 from signbench.claims.measure import Data, early_stop_epoch, measure_family, threshold_epoch
 from signbench.claims.run import COLUMNS, stability, verdict_rows, write
 from signbench.data.types import SIGN_LETTERS, LabeledImages
@@ -78,7 +78,13 @@ def test_arms_of_a_seed_are_paired_and_the_cnn_carries_the_callback_facts(measur
     assert cnn["checkpoint_reloaded_val"] == cnn["checkpoint_best_val"]
     assert 0 <= cnn["int8_test_accuracy"] <= 1 and 0 <= cnn["test_accuracy"] <= 1
     confirm = cm["confirm"][0]
-    assert confirm["agrees"], confirm  # the real callbacks stop where the history said they would
+    assert sorted(confirm) == sorted(CALLBACK_EVENTS)  # one run per callback, that callback alone
+    for event, cf in confirm.items():  # each real callback stops where the history said it would, or never
+        assert cf["agrees"] and cf["predicted"] == cm["cnn"][0][event], cf
+        assert cf["stopped_at"] == (cf["predicted"] or TINY["course_models"].epochs)
+    rows = {r["metric"]: r for r in verdict_rows(CLAIMS, results, TINY) if r["metric"] in CALLBACK_EVENTS}
+    assert all(r["note"].startswith("the real callback alone, seed 0: ") and r["note"].endswith(": agrees")
+               for r in rows.values()), rows
     t = results["transfer"]["transfer"][0]
     assert t["source_heldout_accuracy"] is not None and t["early_epoch"] == 1
 

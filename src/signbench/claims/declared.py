@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CI_RUNGS", "CLAIMS", "FAMILIES", "NOT_TESTABLE", "Claim", "Family", "Protocol", "claim"]
+__all__ = ["CALLBACK_EVENTS", "CI_RUNGS", "CLAIMS", "FAMILIES", "NOT_TESTABLE", "Claim", "Family", "Protocol", "claim"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                     "and transferred to a few images per letter N-Y, against the same network from scratch",
     ),
 )}
+
+#: The callback claims' events (read from the CNN's epoch history), each confirmed by one run of seed 0's CNN
+#: with that real callback alone.
+CALLBACK_EVENTS = ("threshold_stop", "early_stop_loss", "early_stop_val_loss")
 
 #: The rung each family's ``ci`` size runs at: where climbing its ladder stopped (the rule above). Every
 #: family starts at r0; a change here is a climb, recorded with its reason in results/claims_ci_ladder.csv.

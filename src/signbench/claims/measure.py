@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from signbench.atomic import atomic_write_json
-from signbench.claims.declared import FAMILIES, Protocol
+from signbench.claims.declared import CALLBACK_EVENTS, FAMILIES, Protocol
 from signbench.data.types import LabeledImages
 from signbench.seeds import derive
 from signbench.train.options import FitOptions
@@ -147,30 +147,36 @@ def _course_run(arm: str, family: str, data: Data, protocol: Protocol, seed: int
     return out
 
 
-def confirm_callbacks(data: Data, protocol: Protocol, seed: int, work: Path, predicted: dict) -> dict:
-    """Seed ``seed``'s CNN trained again with the real callbacks (ThresholdStop, EarlyStopping on loss and on
-    val_loss, patience 3): the run is the same as the measured one (same seed, data, determinism) until the
-    first callback stops it, which must happen at the earliest epoch the history predicted (stored)."""
+def confirm_callbacks(data: Data, protocol: Protocol, seed: int, work: Path, predicted: dict) -> dict[str, dict]:
+    """event -> seed ``seed``'s CNN trained again with that event's real callback alone (ThresholdStop,
+    EarlyStopping on loss, on val_loss; patience 3): the run is the same as the measured one (same seed, data,
+    determinism) until the callback stops it, which must happen at the epoch the history predicted for it
+    (``predicted[event]``), or never where it predicted none (stored per event)."""
     import keras
 
     from signbench.data.split import course_validation, stratified_subset
     from signbench.train.callbacks import ThresholdStop, early_stopping
     from signbench.train.fit import fit
 
-    path = work / "course_models" / protocol.name / "confirm" / f"seed{seed}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    make = {"threshold_stop": lambda: ThresholdStop(report=lambda line: None),
+            "early_stop_loss": early_stopping, "early_stop_val_loss": lambda: early_stopping(monitor="val_loss")}
     train = data.train.subset(stratified_subset(data.train.labels, protocol.train_size, seed=derive(seed, "claims/subset")))
     val = data.test.subset(course_validation(data.test.labels, seed=derive(seed, "claims/val")))
-    stops = [ThresholdStop(report=lambda line: None), early_stopping(), early_stopping(monitor="val_loss")]
-    run = fit("cnn", train, seed=derive(seed, "claims/init"), epochs=protocol.epochs, validation=val,
-              callbacks=stops, options=OPTIONS)
-    keras.backend.clear_session(free_memory=True)
-    want = min((e for e in predicted.values() if e is not None), default=None)
-    out = {"seed": seed, "predicted": predicted, "expected_stop": want, "stopped_at": run.epochs_run,
-           "stopped_early": run.stopped_early,
-           "agrees": (run.epochs_run == want) if want is not None else not run.stopped_early}
-    atomic_write_json(path, out)
+    out = {}
+    for event in CALLBACK_EVENTS:
+        path = work / "course_models" / protocol.name / "confirm" / event / f"seed{seed}.json"
+        if path.is_file():
+            out[event] = json.loads(path.read_text())
+            continue
+        run = fit("cnn", train, seed=derive(seed, "claims/init"), epochs=protocol.epochs, validation=val,
+                  callbacks=[make[event]()], options=OPTIONS)
+        keras.backend.clear_session(free_memory=True)
+        want = predicted[event]
+        out[event] = {"seed": seed, "event": event, "predicted": want, "stopped_at": run.epochs_run,
+                      "stopped_early": run.stopped_early,
+                      "agrees": (run.epochs_run == want) if want is not None else not run.stopped_early,
+                      "metadata": run.metadata}
+        atomic_write_json(path, out[event])
     return out
 
 
@@ -273,6 +279,5 @@ def measure_family(family: str, protocol: Protocol, seeds: list[int], data: Data
             f"{a} val {results[a]['val_accuracy']:.4f}" for a in arms))
     if family == "course_models" and seeds:
         cnn = out["cnn"][0]
-        predicted = {k: cnn[k] for k in ("threshold_stop", "early_stop_loss", "early_stop_val_loss")}
-        out["confirm"] = [confirm_callbacks(data, protocol, seeds[0], work, predicted)]
+        out["confirm"] = [confirm_callbacks(data, protocol, seeds[0], work, {k: cnn[k] for k in CALLBACK_EVENTS})]
     return out

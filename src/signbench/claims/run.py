@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from signbench.claims.declared import CI_RUNGS, CLAIMS, FAMILIES, Claim, Protocol
+from signbench.claims.declared import CALLBACK_EVENTS, CI_RUNGS, CLAIMS, FAMILIES, Claim, Protocol
 from signbench.claims.stats import effect_verdict, event_verdict
 
 __all__ = ["COLUMNS", "SIZES", "protocol_for", "run_claims", "stability", "verdict_rows", "write"]
@@ -85,10 +85,12 @@ def verdict_rows(claims: Sequence[Claim], results: dict[str, dict[str, list[dict
             p = protocols[c.family]
             meta = a_runs[0]["metadata"]
             note = ""
-            if metric in ("early_stop_loss", "early_stop_val_loss", "threshold_stop") and fam.get("confirm"):
-                cf = fam["confirm"][0]
-                note = (f"real callbacks, seed {cf['seed']}: stopped at epoch {cf['stopped_at']}, the history "
-                        f"predicted {cf['expected_stop'] or 'no stop'}: " + ("agrees" if cf["agrees"] else "DIFFERS"))
+            if metric in CALLBACK_EVENTS and fam.get("confirm"):
+                cf = fam["confirm"][0][metric]
+                ran = (f"stopped at epoch {cf['stopped_at']}" if cf["stopped_early"]
+                       else f"ran all {cf['stopped_at']} epochs")
+                note = (f"the real callback alone, seed {cf['seed']}: {ran}, the history predicted "
+                        f"{cf['predicted'] or 'no stop'}: " + ("agrees" if cf["agrees"] else "DIFFERS"))
             rows.append({
                 "claim": c.name, "statement": c.statement, "translation": c.translation, "section": c.section,
                 "source": c.source, "metric": metric, "arm_a": c.arm_a, "arm_b": c.arm_b or "", "kind": c.kind,
