@@ -49,9 +49,16 @@ def test_every_claim_gets_its_rows(measured, tmp_path):
         assert r["ci_low"] <= r["effect_mean"] <= r["ci_high"] or r["kind"] == "event"
         assert r["git_commit"] and r["cpu_flags"] is not None and r["protocol"].startswith("tiny")
         assert len(json.loads(r["values_a"])) == 2
-    csv_path, md_path, json_path, png = write(rows, tmp_path, "tiny", command="signbench claims --size tiny")
+    csv_path, md_path, json_path, png = write(rows, tmp_path, "tiny", command="signbench claims --size tiny",
+                                              wall_s=12.3)
     assert csv_path.read_text().splitlines()[0].split(",") == COLUMNS
     md = md_path.read_text()
+    # how long it took: each family's stored training time (every arm, every seed) and the invocation's wall time
+    for f, fam in results.items():
+        want = round(sum(r["seconds"] for arm, runs in fam.items() if arm != "confirm" for r in runs), 1)
+        assert want > 0 and {r["family_train_seconds"] for r in rows if r["family"] == f} == {want}
+        assert f"{f} {want:.0f} s" in md
+    assert "this invocation 12 s wall" in md
     assert "regularization_smaller_gap" in md and "Podemos notar" in md and "signbench claims --size tiny" in md
     assert json.loads(json_path.read_text())["rows"][0]["claim"] == rows[0]["claim"]
     check_png(png)

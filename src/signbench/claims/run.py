@@ -23,8 +23,10 @@ COLUMNS = [
     "claim", "statement", "translation", "section", "source", "metric", "arm_a", "arm_b", "kind", "direction",
     "min_effect", "n_seeds", "effect_mean", "ci_low", "ci_high", "verdict", "protocol", "family", "values_a",
     "values_b", "note", "date", "git_commit", "device", "cpu", "cpu_flags", "backend", "tensorflow", "keras", "threads",
-    "onednn",
+    "onednn", "family_train_seconds",
 ]
+#: The run metadata columns, copied from the first per-seed run of the claim's arm.
+META = COLUMNS[COLUMNS.index("date"):COLUMNS.index("onednn") + 1]
 #: Metrics whose effect is relative (a / b - 1) rather than a difference.
 RELATIVE = {"kernel_norm"}
 #: Event metrics: whether the event fired in one seed's result.
@@ -98,7 +100,9 @@ def verdict_rows(claims: Sequence[Claim], results: dict[str, dict[str, list[dict
                 "ci_low": v.ci_low, "ci_high": v.ci_high, "verdict": v.verdict,
                 "protocol": f"{p.name}: {p.describe()}", "family": c.family,
                 "values_a": json.dumps(values_a), "values_b": json.dumps(values_b), "note": note,
-                **{k: meta.get(k, "") for k in COLUMNS[21:]},
+                **{k: meta.get(k, "") for k in META},
+                "family_train_seconds": round(sum(r.get("seconds") or 0.0 for arm, runs in fam.items()
+                                                  if arm != "confirm" for r in runs), 1),
             })
     return rows
 
@@ -145,8 +149,10 @@ def _cell(v) -> str:
     return f"{v:+.4f}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
-def write(rows: list[dict], out_dir: str | Path, size: str, *, command: str = "", plot: bool = True) -> list[Path]:
-    """``claims_<size>.csv`` / ``.md`` / ``.json`` (and the forest plot ``.png``) in ``out_dir``."""
+def write(rows: list[dict], out_dir: str | Path, size: str, *, command: str = "", plot: bool = True,
+          wall_s: float | None = None) -> list[Path]:
+    """``claims_<size>.csv`` / ``.md`` / ``.json`` (and the forest plot ``.png``) in ``out_dir``; ``wall_s``,
+    the producing invocation's wall time, is said in the notes beside the training time of the stored runs."""
     from signbench.atomic import atomic_write_json
     from signbench.results import write_table
 
@@ -165,6 +171,13 @@ def write(rows: list[dict], out_dir: str | Path, size: str, *, command: str = ""
         f"(CPU flags: {first.get('cpu_flags', '')}), {first.get('backend', '')} backend, TensorFlow "
         f"{first.get('tensorflow', '')}, {first.get('threads', '')} threads, oneDNN {first.get('onednn', '')}.",
     ]
+    took = {r["family"]: r.get("family_train_seconds") for r in rows}
+    if any(took.values()):
+        notes.append("How long it took: training " + ", ".join(f"{f} {s:.0f} s" for f, s in took.items() if s)
+                     + " (fit's wall time summed over every stored per-seed run of the family, timed where it ran; "
+                     "pretraining, evaluation, int8 conversion and the callback-confirming runs not included)"
+                     + (f"; this invocation {wall_s:.0f} s wall (runs stored by an earlier invocation are read back, "
+                        "not redone)." if wall_s is not None else "."))
     footer = ["## The claims' words", ""] + [
         f"- **{c.name}** ({c.section}): \"{c.statement}\"" + (f" ({c.translation})" if c.translation else "")
         for c in CLAIMS if any(r["claim"] == c.name for r in rows)

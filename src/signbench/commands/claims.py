@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 HELP = "measure the course's claims over seeds; write verdicts with confidence intervals"
@@ -65,6 +66,7 @@ def run(args) -> int:
 
         configure_threads(intra=args.intra_threads)  # before TensorFlow's first op
 
+    start = time.perf_counter()
     data = Data(load_sign_mnist("train", args.data_dir), load_sign_mnist("test", args.data_dir))
     try:
         rows = claims.run_claims(args.size, data, args.work, names=args.claim, seeds=args.seeds,
@@ -74,6 +76,6 @@ def run(args) -> int:
     for r in rows:
         print(f"{r['verdict']:>12}  {r['claim']} ({r['metric']}): {r['effect_mean']:+.4f} "
               f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]", flush=True)
-    for path in claims.write(rows, args.out, args.size, command=command):
+    for path in claims.write(rows, args.out, args.size, command=command, wall_s=time.perf_counter() - start):
         print(path)
     return 0
