@@ -151,7 +151,8 @@ def confirm_callbacks(data: Data, protocol: Protocol, seed: int, work: Path, pre
     """event -> seed ``seed``'s CNN trained again with that event's real callback alone (ThresholdStop,
     EarlyStopping on loss, on val_loss; patience 3): the run is the same as the measured one (same seed, data,
     determinism) until the callback stops it, which must happen at the epoch the history predicted for it
-    (``predicted[event]``), or never where it predicted none (stored per event)."""
+    (``predicted[event]``; stored per event). Where the history predicts no stop there is no run (it would
+    only repeat the measured one, every epoch): ``agrees`` is None and the note says so."""
     import keras
 
     from signbench.data.split import course_validation, stratified_subset
@@ -168,13 +169,16 @@ def confirm_callbacks(data: Data, protocol: Protocol, seed: int, work: Path, pre
         if path.is_file():
             out[event] = json.loads(path.read_text())
             continue
+        want = predicted[event]
+        if want is None:  # no stop predicted: a run that never stops would only repeat the measured one
+            out[event] = {"seed": seed, "event": event, "predicted": None, "stopped_at": None,
+                          "stopped_early": False, "agrees": None}
+            continue
         run = fit("cnn", train, seed=derive(seed, "claims/init"), epochs=protocol.epochs, validation=val,
                   callbacks=[make[event]()], options=OPTIONS)
         keras.backend.clear_session(free_memory=True)
-        want = predicted[event]
         out[event] = {"seed": seed, "event": event, "predicted": want, "stopped_at": run.epochs_run,
-                      "stopped_early": run.stopped_early,
-                      "agrees": (run.epochs_run == want) if want is not None else not run.stopped_early,
+                      "stopped_early": run.stopped_early, "agrees": run.epochs_run == want,
                       "metadata": run.metadata}
         atomic_write_json(path, out[event])
     return out

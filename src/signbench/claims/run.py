@@ -89,10 +89,13 @@ def verdict_rows(claims: Sequence[Claim], results: dict[str, dict[str, list[dict
             note = ""
             if metric in CALLBACK_EVENTS and fam.get("confirm"):
                 cf = fam["confirm"][0][metric]
-                ran = (f"stopped at epoch {cf['stopped_at']}" if cf["stopped_early"]
-                       else f"ran all {cf['stopped_at']} epochs")
-                note = (f"the real callback alone, seed {cf['seed']}: {ran}, the history predicted "
-                        f"{cf['predicted'] or 'no stop'}: " + ("agrees" if cf["agrees"] else "DIFFERS"))
+                if cf["predicted"] is None:
+                    note = f"seed {cf['seed']}'s history predicts no stop: no confirming run"
+                else:
+                    ran = (f"stopped at epoch {cf['stopped_at']}" if cf["stopped_early"]
+                           else f"ran all {cf['stopped_at']} epochs")
+                    note = (f"the real callback alone, seed {cf['seed']}: {ran}, the history predicted "
+                            f"{cf['predicted']}: " + ("agrees" if cf["agrees"] else "DIFFERS"))
             rows.append({
                 "claim": c.name, "statement": c.statement, "translation": c.translation, "section": c.section,
                 "source": c.source, "metric": metric, "arm_a": c.arm_a, "arm_b": c.arm_b or "", "kind": c.kind,
