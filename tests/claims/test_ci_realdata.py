@@ -12,7 +12,7 @@ import csv
 
 import pytest
 
-from signbench.claims.declared import CLAIMS, FAMILIES
+from signbench.claims.declared import CALLBACK_EVENTS, CLAIMS, FAMILIES
 
 
 def _read(path):
@@ -70,8 +70,7 @@ class TestCourseModels(_Family):
     family = "course_models"
 
     def test_the_real_callbacks_stop_where_the_history_says(self, measured):
-        notes = [r["note"] for r in measured if r["metric"] in ("early_stop_loss", "early_stop_val_loss",
-                                                               "threshold_stop")]
+        notes = [r["note"] for r in measured if r["metric"] in CALLBACK_EVENTS]
         # a callback whose history predicts a stop is confirmed by a run with it alone; one predicted never to
         # stop gets no run (it would repeat the measured run, every epoch) and the note says so
         assert notes and all(n.endswith(": agrees") or n.endswith("predicts no stop: no confirming run")
