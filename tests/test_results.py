@@ -215,22 +215,31 @@ def _bench_env(tmp_path, data: str) -> dict[str, str]:
             "SIGNBENCH_DATA_DIR": str(_data_dir(tmp_path, data))}
 
 
+def _bench_cmd(results_name: str, bench_file: str) -> list[str]:
+    """A real benchmark run of ``bench_file`` through signbench.testing.bench into ``out``."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
+            "--benchmark-enable", "--results-dir", "out", "--results-name", results_name, bench_file]
+
+
 @pytest.fixture(scope="module")
 def tiny_bench_runs(tmp_path_factory):
     """data kind -> (its folder, the first pytest run of TINY_BENCH into its ``out``, the second or None):
     the real and the synthetic run at once, one per core (each is mostly a Python process importing
     TensorFlow); ``first`` is a copy of ``out`` as the first run left it. Only the synthetic folder gets a
     second run (appending to the history does not depend on the data kind; each run costs a TensorFlow
-    start)."""
+    start): MFU_BENCH into the same ``out``, under pyproject's ``-n auto`` addopts, which is also the run
+    test_a_run_measures_one_matmul_peak_from_at_least_five_samples checks."""
     folders, envs, runs = {}, {}, {"real": [], "synthetic": []}
     for data in runs:
         folders[data] = tmp_path = tmp_path_factory.mktemp(f"tiny_bench_{data}")
         (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
         (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\npython_functions = bench_*\n")
         envs[data] = _bench_env(tmp_path, data)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
-           "--benchmark-enable", "--results-dir", "out", "--results-name", "cpu", "bench_tiny.py"]
     for again in (False, True):
+        if again:  # the second run: two MFU benchmarks, with -n auto in the addopts
+            (folders["synthetic"] / "bench_mfu.py").write_text(MFU_BENCH)
+            (folders["synthetic"] / "pytest.ini").write_text(MFU_INI)
+        cmd = _bench_cmd("mfu" if again else "cpu", "bench_mfu.py" if again else "bench_tiny.py")
         procs = {data: subprocess.Popen(cmd, cwd=folders[data], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, env=envs[data]) for data in folders
                  if not again or data == "synthetic"}
@@ -289,6 +298,7 @@ def test_conftest_writes_raw_and_tables_end_to_end(tiny_bench_runs, data):
         return
     assert second.returncode == 0, second.stdout + second.stderr
     assert len(history.read(tmp_path / "out" / "history.csv")) == 4  # a second run appends (two benchmarks each)
+    assert (tmp_path / "out" / "cpu_synthetic.csv").read_text() == (tmp_path / "first" / "cpu_synthetic.csv").read_text()
     before = (tmp_path / "out" / "history.csv").read_text()
     history.rebuild(tmp_path / "out")  # the same rows from raw/ alone (two runs of one second may swap)
     assert sorted((tmp_path / "out" / "history.csv").read_text().splitlines()) == sorted(before.splitlines())
@@ -357,26 +367,24 @@ def bench_two(benchmark, peak_meter):
 '''
 
 
-def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tmp_path):
-    """A real run of two MFU benchmarks: one sample after collection and one before each is three, so the
-    plugin takes two more before writing; every MFU row divides by their maximum. With pyproject's ``-n auto``
-    in its addopts too: a real benchmark run still runs in one process (under pytest-xdist, pytest-benchmark
-    would switch itself off and no raw JSON would be written)."""
-    (tmp_path / "bench_mfu.py").write_text(MFU_BENCH)
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\npython_files = bench_*.py\npython_functions = bench_*\naddopts = -n auto --dist loadscope\n")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "signbench.testing.bench",
-           "--benchmark-enable", "--results-dir", "out", "--results-name", "mfu", "bench_mfu.py"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                          env=_bench_env(tmp_path, "real"))
+MFU_INI = "[pytest]\npython_files = bench_*.py\npython_functions = bench_*\naddopts = -n auto --dist loadscope\n"
+
+
+def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tiny_bench_runs):
+    """A real run of two MFU benchmarks (tiny_bench_runs' second run): one sample after collection and one
+    before each is three, so the plugin takes two more before writing; every MFU row divides by their
+    maximum. With pyproject's ``-n auto`` in its addopts too: a real benchmark run still runs in one process
+    (under pytest-xdist, pytest-benchmark would switch itself off and no raw JSON would be written)."""
+    tmp_path, _, proc = tiny_bench_runs["synthetic"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (raw,) = (tmp_path / "out" / "raw").glob("*.json")
+    (raw,) = [p for p in (tmp_path / "out" / "raw").glob("*.json")
+              if json.loads(p.read_text())["signbench"]["results_name"] == "mfu_synthetic"]
     peaks = json.loads(raw.read_text())["signbench"]["peaks"]
     matmul = peaks["matmul"]
     assert matmul["count"] == 5 and len(matmul["samples"]) == 5 and matmul["n"] == 1024
     assert matmul["peak"] == max(matmul["samples"]) and matmul["min"] == min(matmul["samples"])
     assert peaks["physical"]["flops"] is None or peaks["physical"]["flops"] > 0
-    rows = list(csv.DictReader((tmp_path / "out" / "mfu.csv").read_text().splitlines()))
+    rows = list(csv.DictReader((tmp_path / "out" / "mfu_synthetic.csv").read_text().splitlines()))
     mfu = {(r["model"], r["metric"]): r for r in rows}
     for model, name, achieved in (("one", "mfu", 1e9), ("one", "plain_mfu", 2e9), ("two", "mfu", 3e9)):
         assert float(mfu[(model, name)]["value"]) == pytest.approx(achieved / matmul["peak"], rel=1e-12)
@@ -385,7 +393,7 @@ def test_a_run_measures_one_matmul_peak_from_at_least_five_samples(tmp_path):
                 achieved / peaks["physical"]["flops"], rel=1e-12)
     assert len({mfu[k]["note"] for k in (("one", "mfu"), ("one", "plain_mfu"), ("two", "mfu"))}) == 1
     assert float(mfu[("", "matmul_peak")]["value"]) == pytest.approx(matmul["peak"] / 1e9, rel=1e-12)
-    assert results.MFU_NOTE in (tmp_path / "out" / "mfu.md").read_text()
+    assert results.MFU_NOTE in (tmp_path / "out" / "mfu_synthetic.md").read_text()
 
 
 def test_smoke_run_writes_nothing(tmp_path):
