@@ -104,14 +104,14 @@ def test_a_callback_predicted_to_stop_is_confirmed_by_a_run_with_it_alone(tmp_pa
     """The confirming run itself (the tiny fixture's 2 epochs predict no stop, so it runs none): with 8 epochs
     the CNN's training accuracy passes 0.95 (0.975 at epoch 6, 0.996 at 8, seed 0 on this data), and the
     ThresholdStop run alone stops at the epoch the measured history predicted; stored per event."""
-    data = Data(_synthetic(14, 0), _synthetic(8, 1))
-    cm = measure_family("course_models", Protocol("stop", 1, 8, train_size=240), [0], data, tmp_path)
+    data, protocol = Data(_synthetic(14, 0), _synthetic(8, 1)), Protocol("stop", 1, 8, train_size=240)
+    cm = measure_family("course_models", protocol, [0], data, tmp_path)
     cf = cm["confirm"][0]["threshold_stop"]
     assert cf["predicted"] is not None and cf["predicted"] == cm["cnn"][0]["threshold_stop"], cf
     assert cf["stopped_early"] and cf["stopped_at"] == cf["predicted"] and cf["agrees"] is True, cf
     assert (tmp_path / "course_models" / "stop" / "confirm" / "threshold_stop" / "seed0.json").is_file()
     rows = verdict_rows([c for c in CLAIMS if c.metric == "threshold_stop"], {"course_models": cm},
-                        {"course_models": Protocol("stop", 1, 8, train_size=240)})
+                        {"course_models": protocol})
     assert rows[0]["note"] == (f"the real callback alone, seed 0: stopped at epoch {cf['predicted']}, the history "
                                f"predicted {cf['predicted']}: agrees")
 

@@ -166,7 +166,7 @@ def _produced(name: str, src: Source, rows: Sequence[dict]) -> list[Paragraph]:
     if not command and rows and rows[0].get("command"):
         command = _distinct(rows, "command")
     stem = name.rsplit(".", 1)[0]
-    if not command and (src.root / f"{stem}.json").is_file():  # a claims table: the command is in its JSON
+    if not command and (src.root / f"{stem}.json").is_file():  # a table with a JSON twin (claims, speedrun, leakage)
         command = json.loads((src.root / f"{stem}.json").read_text()).get("command")
     page = f" ([{stem}.md]({stem}.md))" if (src.root / f"{stem}.md").is_file() else ""
     cmd = f"`{command}`" if command else "not recorded in the table (see [README.md](README.md))"
