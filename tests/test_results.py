@@ -72,6 +72,21 @@ def test_rows_have_every_column_and_raw_percentiles():
     assert skip["value"] == "" and skip["note"] == "skipped: no compiler" and skip["git_commit"] == "abc123"
 
 
+def test_every_row_and_table_names_the_cpu_flags_of_its_run(tmp_path):
+    old = _run_json()  # a run stored before the metadata had flags: py-cpuinfo's list in machine_info
+    old["machine_info"] = {"cpu": {"flags": ["sse2", "fma", "avx512f", "avx2", "amx_int8"]}}
+    assert {r["cpu_flags"] for r in results.rows_from_benchmark_json(old)} == {"avx2 fma avx512f amx_int8"}
+    new = _run_json()
+    new["signbench"]["meta"] = {**META, "cpu_flags": "avx2 fma"}
+    new["machine_info"] = old["machine_info"]  # the metadata wins
+    rows = results.rows_from_benchmark_json(new)
+    assert {r["cpu_flags"] for r in rows} == {"avx2 fma"}
+    csv_path, md_path = results.write_tables(rows, tmp_path, "t")
+    assert {r["cpu_flags"] for r in results.load_rows(csv_path)} == {"avx2 fma"}
+    assert "- cpu_flags: avx2 fma\n" in md_path.read_text()
+    assert {r["cpu_flags"] for r in results.rows_from_benchmark_json(_run_json())} == {""}  # none recorded
+
+
 def test_atomic_write_never_leaves_half_files(tmp_path, monkeypatch):
     p = results.atomic_write(tmp_path / "t.csv", "old\n")
     with pytest.raises(FileExistsError):

@@ -5,7 +5,7 @@ their raw rounds by :mod:`signbench.review.regress`.)
 ``results.csv``): a CSV with every column and a Markdown page with a title, notes and the columns a
 reader needs, both atomically. :func:`markdown_table` is the one Markdown table renderer.
 
-One row per measurement: date, git commit, device, backend, data ("real" Sign Language MNIST or
+One row per measurement: date, git commit, device, CPU flags (:data:`signbench.meta.CPU_FLAGS`), backend, data ("real" Sign Language MNIST or
 "synthetic" images of its shapes), TF/Keras/LiteRT versions, threads, batch size, model, runtime,
 metric, value, unit, seed (plus rounds and a note, e.g. why a row was skipped). Rows on synthetic data
 are never compared with rows on the real data (:func:`compare` matches the data too). Runs stored
@@ -41,6 +41,7 @@ import numpy as np
 
 from signbench.atomic import atomic_write
 from signbench.errors import DataError
+from signbench.meta import CPU_FLAGS
 
 __all__ = [
     "COLUMNS",
@@ -50,6 +51,7 @@ __all__ = [
     "load_rows",
     "markdown_table",
     "rows_from_benchmark_json",
+    "run_cpu_flags",
     "summary_lines",
     "write_raw",
     "write_table",
@@ -57,10 +59,10 @@ __all__ = [
 ]
 
 COLUMNS = [
-    "date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads",
+    "date", "git_commit", "device", "cpu_flags", "backend", "data", "tensorflow", "keras", "litert", "threads",
     "batch_size", "model", "runtime", "metric", "value", "unit", "seed", "rounds", "note",
 ]
-_META = ["date", "git_commit", "device", "backend", "data", "tensorflow", "keras", "litert", "threads", "seed"]
+_META = ["date", "git_commit", "device", "cpu_flags", "backend", "data", "tensorflow", "keras", "litert", "threads", "seed"]
 #: The data a row was measured on (the ``data`` column).
 DATA_KINDS = ("real", "synthetic")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -141,10 +143,20 @@ def _peak_rows(row, peaks: dict | None) -> list[dict]:
     return out
 
 
+def run_cpu_flags(output_json: dict) -> str:
+    """The run's :data:`signbench.meta.CPU_FLAGS`: from its metadata, else from pytest-benchmark's
+    ``machine_info`` (py-cpuinfo's flag list; runs recorded before the metadata had them)."""
+    meta = output_json.get("signbench", {}).get("meta", {})
+    if meta.get("cpu_flags") is not None:
+        return str(meta["cpu_flags"])
+    flags = set((output_json.get("machine_info", {}).get("cpu", {}) or {}).get("flags", []) or [])
+    return " ".join(f for f in CPU_FLAGS if f in flags)
+
+
 def rows_from_benchmark_json(output_json: dict) -> list[dict]:
     """Turn one run's JSON (pytest-benchmark's, plus our ``signbench`` block) into result rows."""
     block = output_json.get("signbench", {})
-    meta = block.get("meta", {})
+    meta = {**block.get("meta", {}), "cpu_flags": run_cpu_flags(output_json)}
     rows: list[dict] = []
     with_mfu = False
 

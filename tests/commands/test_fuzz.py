@@ -21,6 +21,9 @@ def test_fuzz_command_writes_the_counts_table(tmp_path, capsys):
     md = (tmp_path / "f.md").read_text()
     assert "Produced by: `signbench fuzz --per-format 12 --seed 0 --out" in md and "--formats csv base64json" in md
     assert "None: every input loaded" in md and "git_commit" in md
+    from signbench.meta import cpu_flags
+
+    assert f"- cpu_flags: {cpu_flags()}\n" in md  # the CPU the campaign ran on, as every result says
     assert not (tmp_path / "failures").exists()  # nothing failed, nothing saved
 
 

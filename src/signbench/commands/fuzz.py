@@ -49,6 +49,7 @@ def _metadata(args) -> dict:
         "pillow": meta.package_version("pillow"),
         "hypothesis": meta.package_version("hypothesis"),
         "cpu": meta.cpu_model(),
+        "cpu_flags": meta.cpu_flags(),
         "seed": args.seed,
         "watchdog_s": args.timeout,
         "memory_cap_mb": args.memory_mb,

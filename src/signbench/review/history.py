@@ -20,27 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from signbench.atomic import atomic_write
-from signbench.meta import CPU_FLAGS
-from signbench.results import TIME_UNITS, csv_text
+from signbench.results import TIME_UNITS, csv_text, run_cpu_flags
 
 __all__ = [
-    "HISTORY_COLUMNS", "append", "bench_key", "data_kind", "history_rows", "read", "rebuild", "run_cpu_flags",
+    "HISTORY_COLUMNS", "append", "bench_key", "data_kind", "history_rows", "read", "rebuild",
 ]
 
 HISTORY_COLUMNS = [
     "date", "git_commit", "device", "cpu_flags", "backend", "tensorflow", "keras", "litert", "threads", "data",
     "run", "benchmark", "model", "runtime", "batch_size", "metric", "median", "unit", "rounds",
 ]
-
-
-def run_cpu_flags(output_json: dict) -> str:
-    """The run's :data:`signbench.meta.CPU_FLAGS`: from its metadata, else from pytest-benchmark's
-    ``machine_info`` (py-cpuinfo's flag list; runs recorded before the metadata had them)."""
-    meta = output_json.get("signbench", {}).get("meta", {})
-    if meta.get("cpu_flags") is not None:
-        return str(meta["cpu_flags"])
-    flags = set((output_json.get("machine_info", {}).get("cpu", {}) or {}).get("flags", []) or [])
-    return " ".join(f for f in CPU_FLAGS if f in flags)
 
 
 def data_kind(bench: dict) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from signbench import plots
 from signbench.atomic import atomic_write
-from signbench.results import TIME_UNITS
+from signbench.results import TIME_UNITS, run_cpu_flags
 from signbench.review import history, regress
 from signbench.review.blocks import Heading, Image, Paragraph, Table, to_html, to_markdown
 
@@ -152,7 +152,7 @@ def _run_line(rows: Sequence[dict], raw: tuple[str, dict] | None = None) -> str:
     """'Run: commit, date, device (backend), CPU flags, threads' of a table's rows (and its raw run)."""
     flags = _distinct(rows, "cpu_flags")
     if raw is not None:
-        flags = history.run_cpu_flags(raw[1]) or "none recorded"
+        flags = run_cpu_flags(raw[1]) or "none recorded"
     text = (f"Run: commit `{_distinct(rows, 'git_commit')}`, {_distinct(rows, 'date')}, device "
             f"{_distinct(rows, 'device')} ({_distinct(rows, 'backend')} backend), CPU flags {flags}, threads "
             f"{_distinct(rows, 'threads')}")

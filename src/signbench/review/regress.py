@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from signbench.errors import DataError
-from signbench.review.history import bench_key, data_kind, run_cpu_flags
+from signbench.results import run_cpu_flags
+from signbench.review.history import bench_key, data_kind
 
 __all__ = [
     "NotComparable", "Verdict", "compare_rounds", "compare_runs", "latest_like", "load_run", "pick_like",
