@@ -37,3 +37,21 @@ def test_rejects_mismatched_sizes():
 
     with pytest.raises(ValueError):
         nearest(_images(3, 0), np.zeros((2, 14, 14, 1), np.uint8))
+
+
+def test_near_duplicate_groups_join_chains_of_near_copies_and_nothing_else():
+    from signbench.data.explore import near_duplicate_groups
+
+    base = _images(6, 2)
+    shifted = np.clip(base[[0]].astype(np.int16) + 25, 0, 255).astype(np.uint8)  # a view of image 0 (corr 1)
+    step = base[[1]].astype(np.int16)
+    step[0, :3] = 255 - step[0, :3]  # image 1 with its top rows inverted: a near copy of it ...
+    step2 = step.copy()
+    step2[0, 3:6] = 255 - step2[0, 3:6]  # ... and a near copy of that one, further from image 1 itself
+    images = np.concatenate([base, shifted, step.astype(np.uint8), step2.astype(np.uint8)])
+    corr = lambda a, b: np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1]  # noqa: E731
+    min_corr = (corr(images[1], images[7]) + corr(images[1], images[8])) / 2  # 1~7 and 7~8 join, 1~8 would not
+    assert corr(images[7], images[8]) >= min_corr > corr(images[1], images[8])
+    groups = near_duplicate_groups(images, min_corr=min_corr, chunk=4)
+    assert groups.tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 1]  # numbered by first appearance; the chain is one group
+    assert near_duplicate_groups(images, min_corr=1.01).tolist() == list(range(9))  # nothing is that close

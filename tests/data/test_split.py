@@ -117,3 +117,17 @@ def test_few_shot_and_random_subset():
         few_shot(labels, 1, seed=1, num_classes=4)
     sub = random_subset(18, 5, seed=2)
     assert sub.size == 5 and np.array_equal(sub, np.unique(sub)) and np.array_equal(random_subset(18, None, seed=2), np.arange(18))
+
+
+def test_group_holdout_holds_out_whole_groups_seeded():
+    from signbench.data.split import group_holdout
+
+    groups = np.repeat(np.arange(50), np.random.default_rng(0).integers(1, 6, size=50))
+    kept, held = group_holdout(groups, 0.2, seed=3)
+    assert np.array_equal(np.sort(np.concatenate([kept, held])), np.arange(groups.size))  # a partition
+    assert not set(groups[kept]) & set(groups[held])  # no group on both sides
+    assert len(set(groups[held])) == 10  # a fifth of the groups
+    again = group_holdout(groups, 0.2, seed=3)
+    assert np.array_equal(again[1], held) and not np.array_equal(group_holdout(groups, 0.2, seed=4)[1], held)
+    with pytest.raises(ValueError):
+        group_holdout(groups, 1.0, seed=0)

@@ -137,6 +137,51 @@ def test_write_gives_tables_with_the_goal_and_the_reference(tmp_path):
     assert {p.name for p in paths} == {"speedrun.csv", "speedrun.md", "speedrun.json"}
 
 
+def test_choose_takes_the_best_mean_within_the_resolved_ratio_ties_to_the_faster():
+    def run(accs, ratio):
+        return speedrun.Speedrun([{"test_accuracy": a, "ratio": ratio} for a in accs])
+
+    runs = {"slow": run([0.999, 0.999], 0.26), "a": run([0.990, 0.994], 0.20), "b": run([0.992, 0.99201], 0.15)}
+    assert speedrun.choose(runs) == "b"  # 0.99200 vs 0.99201 at 4 decimals: a tie, b is faster; slow is out
+    runs["c"] = run([0.9925, 0.9925], 0.25)  # exactly at the bar counts
+    assert speedrun.choose(runs) == "c"
+    assert speedrun.choose({"slow": runs["slow"]}) is None
+
+
+def test_the_candidates_include_the_ladders_rungs_and_differ_from_each_other():
+    assert speedrun.CANDIDATES[:2] == speedrun.RUNGS[:2]
+    assert len({dataclasses.replace(c, name="") for c in speedrun.CANDIDATES}) == len(speedrun.CANDIDATES)
+    assert speedrun.VALIDATION_FRACTION == 0.2 and speedrun.GROUP_MIN_CORR == 0.99
+
+
+def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp_path):
+    base = _tiny_set(60, 0)
+    views = np.clip(base.images.astype(np.int16) + 30, 0, 255).astype(np.uint8)  # a second view of each image
+    train_set = LabeledImages(np.concatenate([base.images, views]), np.concatenate([base.labels, base.labels]),
+                              base.class_names)
+    parts = speedrun.validation_parts(train_set, seed=0)
+    held = {img.tobytes() for img in parts["test"].images}
+    kept = {img.tobytes() for img in parts["train"].images}
+    assert len(parts["test"]) == 24 and parts["groups"] == 60 and parts["held_groups"] == 12
+    pairs = [(a.tobytes(), b.tobytes()) for a, b in zip(base.images, views, strict=True)]
+    assert all((a in held) == (b in held) and (a in kept) != (a in held) for a, b in pairs)  # views stay together
+    candidates = (TINY, dataclasses.replace(TINY, name="tiny2", filters=(8, 8)))
+    config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, int8=False)
+    found = speedrun.validate(train_set, candidates, config)
+    assert list(found["runs"]) == ["tiny", "tiny2"] and found["parts"]["validation"] == 24
+    ref = found["runs"]["tiny"].reference
+    assert found["runs"]["tiny2"].reference is ref and ref["train_seconds"] > 0  # one reference for all
+    for out in found["runs"].values():
+        assert [r["seed"] for r in out.rows] == [0] and out.latency == []
+        assert out.rows[0]["ratio"] == pytest.approx(out.rows[0]["train_seconds"] / ref["train_seconds"], rel=0.01)
+    assert found["chosen"] == speedrun.choose(found["runs"])
+    paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate", candidates=candidates)
+    md = (tmp_path / "speedrun_validation.md").read_text()
+    assert "12 of its 60 near-duplicate groups" in md and "signbench speedrun --validate" in md
+    assert f"chosen: **{found['chosen'] or 'none'}" in md and "| tiny2 | 8-8 | 1 | 0 |" in md
+    assert {p.name for p in paths} == {"speedrun_validation.csv", "speedrun_validation.md", "speedrun_validation.json"}
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install jax)")
 def test_recipe_trains_and_predicts_on_the_jax_backend(tmp_path):
     code = textwrap.dedent(

@@ -12,7 +12,9 @@ DESCRIPTION = (
     "read the test CSV once; in the same run, train the reference (the course CNN, plain fit, 20 epochs, "
     "batch 128) the same way. Converts each seed's model to int8 TFLite (its accuracy) and times seed 0's "
     "one-image latency interleaved with the course CNN's int8 model. Writes speedrun.csv/.md/.json and "
-    "speedrun_latency.csv/.md in --out."
+    "speedrun_latency.csv/.md in --out. With --validate, the test CSV is not read: the declared candidates "
+    "train on the train CSV less a fifth of its near-duplicate groups and are scored on that held-out fifth "
+    "(speedrun_validation.csv/.md/.json), and the declared rule picks the next rung."
 )
 
 
@@ -33,6 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the rung's epochs (a smoke run, not the recipe)")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="train on the first N training images (a smoke run, not the recipe)")
+    parser.add_argument("--validate", action="store_true",
+                        help="choose the next rung: every declared candidate on a held-out fifth of the train CSV's "
+                             "near-duplicate groups (the test CSV is not read); --rung and --latency-rounds are unused")
     parser.add_argument("--verbose", type=int, default=0)
 
 
@@ -40,7 +45,15 @@ def run(args) -> int:
     import dataclasses
 
     from signbench.data.load import load_sign_mnist
-    from signbench.studies.speedrun import REFERENCE_EPOCHS, RUNGS, SpeedrunConfig, write
+    from signbench.studies.speedrun import (
+        CANDIDATES,
+        REFERENCE_EPOCHS,
+        RUNGS,
+        SpeedrunConfig,
+        validate,
+        write,
+        write_validation,
+    )
     from signbench.studies.speedrun import run as speedrun
 
     recipe = next(r for r in RUNGS if r.name == args.rung)
@@ -56,8 +69,18 @@ def run(args) -> int:
     config = SpeedrunConfig(seeds=tuple(range(args.seeds)), recipe=recipe, with_reference=not args.no_reference,
                             reference_epochs=args.reference_epochs or REFERENCE_EPOCHS, int8=not args.no_int8,
                             latency_rounds=args.latency_rounds, verbose=args.verbose)
+    command = "signbench " + shlex.join(sys.argv[1:])
+    if args.validate:
+        candidates = CANDIDATES if args.epochs is None else tuple(
+            dataclasses.replace(r, epochs=args.epochs) for r in CANDIDATES)
+        found = validate(load("train"), candidates, config, progress=lambda msg: print(msg, flush=True))
+        stem = "speedrun_validation" if args.stem == "speedrun" else args.stem
+        for p in write_validation(args.out, found, command=command, stem=stem, candidates=candidates):
+            print(p)
+        print(f"chosen: {found['chosen']}")
+        return 0
     result = speedrun(load, config, progress=lambda msg: print(msg, flush=True))
-    paths = write(args.out, result, command="signbench " + shlex.join(sys.argv[1:]), stem=args.stem, recipe=recipe)
+    paths = write(args.out, result, command=command, stem=args.stem, recipe=recipe)
     s = result.summary()
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()))
     for p in paths:

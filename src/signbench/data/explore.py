@@ -26,7 +26,10 @@ import numpy as np
 
 from signbench.data.types import LabeledImages
 
-__all__ = ["class_balance", "image_hashes", "leakage", "leakage_report", "near_duplicates", "nearest", "summary"]
+__all__ = [
+    "class_balance", "image_hashes", "leakage", "leakage_report", "near_duplicate_groups", "near_duplicates", "nearest",
+    "summary",
+]
 
 
 def class_balance(ds: LabeledImages) -> dict:
@@ -139,6 +142,29 @@ def nearest(reference: np.ndarray, query: np.ndarray, *, chunk: int = 1024) -> d
         qc /= np.maximum(np.linalg.norm(qc, axis=1, keepdims=True), 1e-12)
         corr[s : s + len(qb)] = (qc @ rc.T).max(axis=1)
     return {"index": idx, "rms": rms, "linf": linf, "corr": corr}
+
+
+def near_duplicate_groups(images: np.ndarray, *, min_corr: float = 0.99, chunk: int = 2048) -> np.ndarray:
+    """A group number per image (0..G-1, numbered by first appearance): the connected components of the
+    graph joining every two images whose Pearson correlation is at least ``min_corr``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    x = _flat(images)
+    x -= x.mean(axis=1, keepdims=True)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    n = len(x)
+    rows, cols = [], []
+    for s in range(0, n, chunk):
+        i, j = np.nonzero(x[s : s + chunk] @ x.T >= min_corr)
+        rows.append(i + s)
+        cols.append(j)
+    r, c = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (rows, cols))
+    _, labels = connected_components(coo_matrix((np.ones(r.size, np.int8), (r, c)), shape=(n, n)), directed=False)
+    _, first = np.unique(labels, return_index=True)
+    order = np.empty(first.size, np.int64)
+    order[np.argsort(first)] = np.arange(first.size)
+    return order[labels]
 
 
 def near_duplicates(reference, query, *, reference_labels=None, query_labels=None) -> dict:

@@ -1,5 +1,5 @@
 """Every split of the project, seeded: ratio presets, stratified subsets and hold-outs, the course's
-validation split, few-shot draws, and (stratified) k-fold.
+validation split, few-shot draws, (stratified) k-fold, and a hold-out of whole groups.
 
 One allocation rule serves every stratified split (:func:`split_indices`): each class is allocated on
 its own (largest-remainder rounding), so every part holds each class within one sample of its exact
@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupShuffleSplit, KFold, StratifiedKFold
 
 from signbench.data.types import LabeledImages
 from signbench.seeds import derive, rng
 
 __all__ = [
-    "PRESETS", "Split", "allocate", "course_validation", "few_shot", "holdout", "kfold", "random_subset", "split",
+    "PRESETS", "Split", "allocate", "course_validation", "few_shot", "group_holdout", "holdout", "kfold", "random_subset", "split",
     "split_indices", "stratified_subset",
 ]
 
@@ -116,6 +116,18 @@ def holdout(labels, fraction: float, *, seed: int, stratify: bool = True) -> tup
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     s = split_indices(labels, (1.0 - fraction, fraction), stratify=stratify, seed=seed)
     return s.train, s.val
+
+
+def group_holdout(groups, fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held) sorted index arrays: ``fraction`` of the groups held out whole (scikit-learn's
+    ``GroupShuffleSplit``), so no group has rows on both sides (e.g. the near-duplicate groups of
+    :func:`signbench.data.explore.near_duplicate_groups`)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    groups = np.asarray(groups)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=derive(seed, "group_holdout"))
+    kept, held = next(splitter.split(np.zeros(groups.size), groups=groups))
+    return np.sort(kept).astype(np.int64), np.sort(held).astype(np.int64)
 
 
 def stratified_subset(labels, n: int | None, *, seed: int) -> np.ndarray:

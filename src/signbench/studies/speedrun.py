@@ -20,6 +20,20 @@ so machine noise hits both alike.
 
 The ladder (declared before measuring; every rung's result is kept): run rung ``A`` with 5 seeds; if it
 misses the accuracy goal (:data:`GOAL`), run rung ``B`` (the same recipe trained longer) and report both.
+Both missed it (``results/speedrun*.md``), and their recipe had been chosen without any measured accuracy.
+
+The protocol's change after that (stop 33; A's and B's results stay): a next recipe is chosen on a
+validation split of the TRAIN CSV alone, :func:`validate` (``signbench speedrun --validate``). A random
+split of the train CSV cannot tell recipes apart (each validation image has a near copy in the rest:
+median best correlation 0.9999, results/leakage.json), so the split holds out whole groups of near
+duplicates (:func:`signbench.data.explore.near_duplicate_groups` at correlation >= :data:`GROUP_MIN_CORR`,
+:func:`signbench.data.split.group_holdout` of :data:`VALIDATION_FRACTION` of the groups): photos the
+model has seen no view of, as in the test CSV. :data:`CANDIDATES` (rungs A and B among them, as the
+yardstick) were declared in code before that run, and so was the rule (:func:`choose`): among the
+candidates whose mean ratio to the reference (trained on the same validation-train part, same run) is
+within the issue's resolved bar (:attr:`Goal.resolved_ratio`), the one with the highest mean validation
+accuracy (with test-time augmentation); ties at four decimals go to the lower ratio. If the rule picks A or
+B, nothing new is run on the test CSV; otherwise the pick becomes rung ``C`` and runs once, 5 seeds.
 
 Keras 3 APIs only on the recipe's path (no tf.data, no TensorFlow-only option), so it runs on the JAX
 backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (``int8=False``) elsewhere.
@@ -27,6 +41,7 @@ backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -37,8 +52,9 @@ import numpy as np
 from signbench.seeds import derive
 
 __all__ = [
-    "GOAL", "RECIPE", "REFERENCE_EPOCHS", "RUNGS", "Recipe", "Speedrun", "SpeedrunConfig", "goal_met", "predict_tta",
-    "reference", "run", "shifted_views", "summarize", "train", "write",
+    "CANDIDATES", "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "RUNGS", "Recipe", "Speedrun",
+    "SpeedrunConfig", "VALIDATION_FRACTION", "choose", "goal_met", "predict_tta", "reference", "run", "shifted_views",
+    "summarize", "train", "validate", "validation_parts", "write", "write_validation",
 ]
 
 #: The course CNN as the reference: plain fit, 20 epochs, batch 128.
@@ -74,6 +90,19 @@ class Recipe:
 #: The ladder, in the order it is climbed.
 RUNGS: tuple[Recipe, ...] = (Recipe("A", epochs=6), Recipe("B", epochs=10))
 RECIPE = RUNGS[0]
+
+#: The recipes :func:`validate` compares (declared before its run; A and B as the yardstick): two
+#: lengths between and beyond A's and B's, and a model twice as wide at two lengths.
+CANDIDATES: tuple[Recipe, ...] = (
+    *RUNGS,
+    Recipe("A8", epochs=8),
+    Recipe("W6", filters=(32, 64, 128), epochs=6),
+    Recipe("W8", filters=(32, 64, 128), epochs=8),
+)
+#: The validation split: this fraction of the train CSV's near-duplicate groups held out whole.
+VALIDATION_FRACTION = 0.2
+#: Two train images are near duplicates (one group) at this Pearson correlation or more.
+GROUP_MIN_CORR = 0.99
 
 
 @dataclass(frozen=True)
@@ -179,9 +208,10 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 
 def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig(),
-        progress: Callable[[str], None] = lambda _msg: None) -> Speedrun:
+        progress: Callable[[str], None] = lambda _msg: None, *, reference_row: dict | None = None) -> Speedrun:
     """The whole protocol. ``load("train")`` / ``load("test")`` return ``LabeledImages``; the test split
-    is loaded once per seed, after that seed's model is trained (and once for the reference, after it)."""
+    is loaded once per seed, after that seed's model is trained (and once for the reference, after it).
+    ``reference_row``: an earlier run's reference (same data, same machine) instead of training one."""
     from signbench.deploy.predictor import Predictor
     from signbench.meta import run_metadata
 
@@ -190,7 +220,9 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
     x, y, k = train_set.images, train_set.labels, train_set.num_classes
     out = Speedrun()
     ref_model = None
-    if config.with_reference:
+    if reference_row is not None:
+        out.reference = reference_row
+    elif config.with_reference:
         progress(f"reference: course CNN, plain fit, {config.reference_epochs} epochs, batch {REFERENCE_BATCH}")
         ref, seconds = _timed(lambda: reference(x, y, k, seed=0, epochs=config.reference_epochs,
                                                 verbose=config.verbose))
@@ -242,6 +274,46 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
                                             rounds=config.latency_rounds, p50_us=float(np.percentile(t, 50)),
                                             p99_us=float(np.percentile(t, 99))))
     return out
+
+
+def validation_parts(train_set, *, seed: int = 0) -> dict:
+    """{"train": kept rows, "test": held-out rows} of the train CSV: :data:`VALIDATION_FRACTION` of its
+    near-duplicate groups held out whole (see the module doc)."""
+    from signbench.data.explore import near_duplicate_groups
+    from signbench.data.split import group_holdout
+
+    groups = near_duplicate_groups(train_set.images, min_corr=GROUP_MIN_CORR)
+    kept, held = group_holdout(groups, VALIDATION_FRACTION, seed=seed)
+    return {"train": train_set.subset(kept), "test": train_set.subset(held), "groups": int(groups.max()) + 1,
+            "held_groups": len(np.unique(groups[held]))}
+
+
+def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: SpeedrunConfig = SpeedrunConfig(),
+             progress: Callable[[str], None] = lambda _msg: None, *, split_seed: int = 0) -> dict:
+    """Every candidate over ``config.seeds`` on :func:`validation_parts` of ``train_set`` (the train CSV:
+    the test CSV is not an argument), with one reference trained on the same part in the same run (no
+    latency). Returns {"runs": {name: Speedrun}, "parts": sizes, "chosen": :func:`choose`'s pick}."""
+    parts = validation_parts(train_set, seed=split_seed)
+    runs: dict[str, Speedrun] = {}
+    ref = None
+    for recipe in candidates:
+        progress(f"candidate {recipe.describe()}")
+        out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=ref is None,
+                                                           latency_rounds=0), progress, reference_row=ref)
+        ref = out.reference
+        runs[recipe.name] = out
+    sizes = {"train": len(parts["train"]), "validation": len(parts["test"]), "groups": parts["groups"],
+             "held_groups": parts["held_groups"]}
+    return {"runs": runs, "parts": sizes, "chosen": choose(runs)}
+
+
+def choose(runs: dict[str, Speedrun], goal: Goal = GOAL) -> str | None:
+    """The declared rule: among the runs whose mean ratio is <= ``goal.resolved_ratio``, the highest mean
+    accuracy (rounded to 4 decimals), ties to the lower mean ratio; None if no run is within the ratio."""
+    scored = [(round(s["mean_accuracy"], 4), -s["mean_ratio"], name)
+              for name, s in ((n, goal_met(r.rows, goal)) for n, r in runs.items())
+              if s["mean_ratio"] <= goal.resolved_ratio]
+    return max(scored)[2] if scored else None
 
 
 def goal_met(rows: list[dict], goal: Goal = GOAL) -> dict:
@@ -318,4 +390,52 @@ def write(out_dir, result: Speedrun, *, command: str = "", stem: str = "speedrun
     raw = {"recipe": {k: getattr(recipe, k) for k in recipe.__dataclass_fields__}, "rows": result.rows,
            "reference": ref, "latency": result.latency, "summary": s, "command": command}
     paths.append(atomic_write_json(out_dir / f"{stem}.json", raw))
+    return paths
+
+
+VALIDATION_SHOWN = ["candidate", "filters", "epochs", "seed", "val_accuracy", "val_accuracy_one_view",
+                    "int8_val_accuracy", "train_seconds", "reference_seconds", "ratio", "params", "git_commit", "device",
+                    "cpu_flags", "threads", "onednn", "backend"]
+_AS_VALIDATION = {"test_accuracy": "val_accuracy", "test_accuracy_one_view": "val_accuracy_one_view",
+                  "int8_test_accuracy": "int8_val_accuracy"}
+
+
+def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "speedrun_validation",
+                     candidates: tuple[Recipe, ...] = CANDIDATES) -> list:
+    """``<stem>.csv`` / ``.md`` (one row per candidate and seed) and ``<stem>.json`` (with the summaries and
+    the pick) of a :func:`validate` result."""
+    from pathlib import Path
+
+    from signbench.atomic import atomic_write_json
+    from signbench.results import write_table
+
+    recipes = {r.name: r for r in candidates}
+    rows, summaries = [], {}
+    for name, out in result["runs"].items():
+        for r in out.rows:
+            rows.append({"candidate": name, "filters": "-".join(map(str, recipes[name].filters)),
+                         **{_AS_VALIDATION.get(k, k): v for k, v in r.items()}})
+        s = goal_met(out.rows)
+        summaries[name] = {"mean_accuracy": s["mean_accuracy"], "min_accuracy": s["min_accuracy"],
+                           "mean_ratio": s["mean_ratio"], "recipe": recipes[name].describe()}
+    ref, parts = next(iter(result["runs"].values())).reference, result["parts"]
+    notes = [
+        f"Validation on the TRAIN CSV only: {parts['held_groups']} of its {parts['groups']} near-duplicate groups "
+        f"(Pearson correlation >= {GROUP_MIN_CORR}) held out whole ({VALIDATION_FRACTION:.0%} of the groups: "
+        f"{parts['validation']} images); the candidates and the reference train on the other {parts['train']}. "
+        "The candidates and the rule were declared in `signbench.studies.speedrun` before this run.",
+        (f"Reference (same run, same part): {ref['model']}, {ref['epochs']} epochs, batch {ref['batch_size']}: "
+         f"{ref['train_seconds']} s, validation accuracy {ref['test_accuracy']:.4f}.") if ref else "No reference.",
+        "",
+        *(f"- {n}: mean validation accuracy {s['mean_accuracy']:.4f} (worst {s['min_accuracy']:.4f}), mean ratio "
+          f"{s['mean_ratio']:.3f} ({s['recipe']})" for n, s in summaries.items()),
+        "",
+        f"Rule: the highest mean validation accuracy among mean ratio <= {GOAL.resolved_ratio}; chosen: "
+        f"**{result['chosen'] or 'none (no candidate within the ratio)'}**.",
+    ]
+    paths = write_table(out_dir, stem, rows, shown=VALIDATION_SHOWN, notes=notes, command=command,
+                        title="Choosing the next speedrun recipe on a validation split of the train CSV")
+    raw = {"parts": parts, "reference": ref, "summaries": summaries, "chosen": result["chosen"], "rows": rows,
+           "command": command}
+    paths.append(atomic_write_json(Path(out_dir) / f"{stem}.json", raw))
     return paths
