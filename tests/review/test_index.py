@@ -112,6 +112,9 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
             "p99_us": 60.0}, {"seed": 0, "model": "cnn int8", "runtime": "LiteRT int8 via Predictor", "p50_us": 160.0,
                               "p99_us": 200.0}]
     speedrun.write(d, speedrun.Speedrun(rows, ref, lat), command="signbench speedrun --out results")
+    val = {"A": speedrun.Speedrun([{**r, "test_accuracy": 0.99} for r in rows], ref)}
+    speedrun.write_validation(d, {"runs": val, "chosen": None, "parts": {
+        "train": 80, "validation": 20, "groups": 50, "held_groups": 10}}, command="signbench speedrun --validate")
     assert main(["results", "--results-dir", str(d)]) == 0
     assert str(d / "index.md") in capsys.readouterr().out
     md = (d / "index.md").read_text()
@@ -123,6 +126,8 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     assert "| 0 | 6 | 0.9971 | 0.9960 | 0.9955 | 120.5 | 0.301 |" in md
     assert "| reference: cnn (course, reference) | 20 | 0.9100 | - | - | 400 | 1 |" in md
     assert "met: True" in md and "time <= 0.10x: False; <= 0.25x: False" in md and "| 0.25, 0.3 |" in md
+    assert "10 of 50 near-duplicate groups" in md and "none (no candidate within 0.25x the reference)" in md
+    assert "| A | 0.9900 | 0.9900 | 0.301 | rung A:" in md and "`signbench speedrun --validate`" in md
     for absent in ("pareto.csv", "cpu.csv", "train_speed.csv", "gpu.csv"):
         assert f"`{absent}`" in md and index.NOT_YET in md
     charts = {p.name for p in (d / "index").glob("*.png")}
@@ -166,3 +171,10 @@ def test_the_pareto_front_screen_lists_the_front_and_the_deployable_model(tmp_pa
     assert "| baseline | tflite int8 | yes |  |" in md and "| speedrun | tflite int8 | yes | yes |" in md
     assert "| cnn | keras |" not in md  # off the front and not deployable: only in the chart
     check_png(d / "index" / "pareto.png")
+
+
+def test_a_runs_line_gives_the_span_of_many_dates_and_every_one_of_two():
+    rows = [{"git_commit": "abc", "date": d, "device": "cpu", "backend": "tensorflow", "threads": 2}
+            for d in ("2026-12-02T16:10", "2026-12-02T16:08", "2026-12-02T16:27")]
+    assert "`abc`, 2026-12-02T16:08 to 2026-12-02T16:27, device cpu" in index._run_line(rows)
+    assert "2026-12-02T16:08, 2026-12-02T16:10, device" in index._run_line(rows[:2])

@@ -153,7 +153,9 @@ def _run_line(rows: Sequence[dict], raw: tuple[str, dict] | None = None) -> str:
     flags = _distinct(rows, "cpu_flags")
     if raw is not None:
         flags = run_cpu_flags(raw[1]) or "none recorded"
-    text = (f"Run: commit `{_distinct(rows, 'git_commit')}`, {_distinct(rows, 'date')}, device "
+    dates = sorted({str(r.get("date", "")) for r in rows if str(r.get("date", "")).strip()})
+    when = f"{dates[0]} to {dates[-1]}" if len(dates) > 2 else _distinct(rows, "date")  # one per seed: the span
+    text = (f"Run: commit `{_distinct(rows, 'git_commit')}`, {when}, device "
             f"{_distinct(rows, 'device')} ({_distinct(rows, 'backend')} backend), CPU flags {flags}, threads "
             f"{_distinct(rows, 'threads')}")
     return text + (f"; raw rounds in `raw/{raw[0]}.json`." if raw is not None else ".")
@@ -492,6 +494,18 @@ def screen_time_to_accuracy(src: Source) -> Screen:
                                     f"{_g(p50[i] / p50[1], 3)}, {_g(p99[i] / p99[1], 3)}" if p50[1] and p99[1] else "-"]
                                    for i, r in enumerate(lat)]))
             s.blocks += _produced(f"{stem}_latency.csv", src, lat)
+    val = _json(src, "speedrun_validation.json")
+    if val.get("summaries"):  # the next rung chosen on a validation split of the train CSV
+        parts = val.get("parts") or {}
+        s.blocks.append(Heading("Choosing the next rung on held-out photos of the train CSV", 3))
+        s.blocks.append(Paragraph(
+            f"{parts.get('held_groups')} of {parts.get('groups')} near-duplicate groups of the train CSV held out "
+            f"({parts.get('validation')} images); the test CSV is not read. Chosen by the declared rule: "
+            f"{val.get('chosen') or 'none (no candidate within 0.25x the reference)'}."))
+        s.blocks.append(Table(["candidate", "mean val acc (TTA)", "worst", "time / reference", "recipe"],
+                              [[n, _acc(v.get("mean_accuracy")), _acc(v.get("min_accuracy")),
+                                _g(v.get("mean_ratio"), 3), v.get("recipe")] for n, v in val["summaries"].items()]))
+        s.blocks += _produced("speedrun_validation.csv", src, src.rows("speedrun_validation.csv"))
     return s
 
 
