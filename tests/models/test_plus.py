@@ -12,6 +12,7 @@ import pytest
 from signbench.models import cnn_plus
 from signbench.studies.sota import Recipe, restored_val_accuracy, train
 from signbench.testing.contracts import check_model_contract
+from signbench.testing.fixtures import write_sign_csv
 
 #: Parameters of the default cnn_plus for 28x28x1 / 24 classes, by hand: convs without bias
 #: (3x3x1x32, 3x3x32x64, 3x3x64x128), BN 4 per channel (32+64+128 conv, 256 dense), the dense
@@ -130,15 +131,6 @@ def test_recipe_learns_an_easy_task():
     assert acc >= 0.9
 
 
-def _write_csv(path, x, y):
-    import gzip
-
-    with gzip.open(path, "wt", newline="") as f:
-        f.write("label," + ",".join(f"pixel{i}" for i in range(1, 785)) + "\r\n")
-        for img, lab in zip(x, y, strict=True):
-            f.write(f"{lab}," + ",".join(map(str, img.reshape(-1))) + "\r\n")
-
-
 def test_sota_cli_touches_test_csv_once_after_training(tmp_path, monkeypatch):
     import importlib
 
@@ -146,9 +138,9 @@ def test_sota_cli_touches_test_csv_once_after_training(tmp_path, monkeypatch):
     from signbench.cli import main
 
     x, y = _blob_images(96, seed=0)
-    _write_csv(tmp_path / "sign_mnist_train.csv.gz", x, y)  # labels 0/1 = letters A/B
+    write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", x, y)  # labels 0/1 = letters A/B
     xt, yt = _blob_images(48, seed=1)
-    _write_csv(tmp_path / "sign_mnist_test.csv.gz", xt, yt)
+    write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", xt, yt)
     events = []
     data_mod = importlib.import_module("signbench.data.load")  # the module (the package exports a function of that name)
     real_load, real_train = data_mod.load, sota.train

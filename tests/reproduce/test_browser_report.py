@@ -8,7 +8,6 @@ through the command line, as a user would."""
 
 from __future__ import annotations
 
-import gzip
 import os
 import subprocess
 import sys
@@ -16,21 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from signbench.data.types import SIGN_RAW_LABELS
 from signbench.testing.browser import inspect_page, launch, require_browser, serve
 from signbench.testing.contracts import check_png
-from signbench.testing.fixtures import block_images
+from signbench.testing.fixtures import block_images, write_sign_csv
 
 
 def write_csv(path: Path, per_class: int, seed: int) -> Path:
     """Learnable 28x28 images (one bright block per class, plus noise) as a gzipped Sign-MNIST CSV."""
-    images, labels = block_images(per_class, seed)
-    lines = ["label," + ",".join(f"pixel{i + 1}" for i in range(784))]
-    lines += [f"{SIGN_RAW_LABELS[k]}," + ",".join(map(str, img.ravel()))
-              for img, k in zip(images, labels, strict=True)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
-    return path
+    return write_sign_csv(path, *block_images(per_class, seed))
 
 
 @pytest.fixture

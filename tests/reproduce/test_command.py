@@ -17,25 +17,23 @@ import pytest
 from PIL import Image as PILImage
 
 from signbench.cli import main
-from signbench.data.types import SIGN_RAW_LABELS as RAW_LABELS  # noqa: E402
 from signbench.reproduce import source, stages
 from signbench.reproduce.config import DataSpec, Profile, RunConfig
 from signbench.testing.fixtures import block_images as sign_images
+from signbench.testing.fixtures import write_sign_csv
 
 
 def write_csv(path: Path, per_class: int, seed: int, *, bad_cell: tuple[int, str] | None = None) -> Path:
-    images, labels = sign_images(per_class, seed)
-    lines = ["label," + ",".join(f"pixel{i + 1}" for i in range(784))]
-    for img, k in zip(images, labels, strict=True):
-        lines.append(f"{RAW_LABELS[k]}," + ",".join(map(str, img.ravel())))
+    """Learnable images as a Sign-MNIST CSV; ``bad_cell`` = (line, text) puts ``text`` in that line's 6th cell
+    (a plain CSV only)."""
+    write_sign_csv(path, *sign_images(per_class, seed))
     if bad_cell is not None:
         row, value = bad_cell
+        lines = path.read_bytes().decode().split("\r\n")
         cells = lines[row].split(",")
         cells[5] = value
         lines[row] = ",".join(cells)
-    raw = ("\r\n".join(lines) + "\r\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
+        path.write_bytes("\r\n".join(lines).encode())
     return path
 
 

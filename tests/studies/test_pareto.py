@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import gzip
 
 import numpy as np
 import pytest
@@ -114,26 +113,16 @@ def test_from_255_takes_zero_one_images():
 
 
 # -- end to end --------------------------------------------------------------------------------------
-def _write_sign_csv(path, per_class: int, seed: int) -> None:
-    from signbench.testing.fixtures import make_images
-
-    images, labels = make_images(24 * per_class, seed)
-    raw = [r for r in range(25) if r != 9]
-    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
-    lines += [f"{raw[c]}," + ",".join(map(str, img.ravel())) for img, c in zip(images, labels, strict=True)]
-    with gzip.open(path, "wt", newline="") as f:
-        f.write("\n".join(lines) + "\n")
-
-
 def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
     """Three registry entries (1 epoch, a tiny cnn_plus and speedrun model), every runtime, the three files."""
     import signbench.studies.sota as sota
     import signbench.studies.speedrun as speedrun
     from signbench.cli import main
     from signbench.testing.contracts import check_png
+    from signbench.testing.fixtures import make_images, write_sign_csv
 
-    _write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", 4, 0)
-    _write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", 3, 1)
+    write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", *make_images(24 * 4, 0))
+    write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", *make_images(24 * 3, 1))
     monkeypatch.setattr(sota, "BASE_RECIPE", sota.Recipe(filters=(4,), dense=8))
     monkeypatch.setattr(speedrun, "RECIPE", dataclasses.replace(speedrun.RECIPE, filters=(4, 8)))
     out = tmp_path / "out"

@@ -139,16 +139,10 @@ def test_learning_curves_from_run_result(data, tmp_path):
 
 
 def _write_sign_csv(path, per_class, seed):
-    import gzip
+    from signbench.testing.fixtures import write_sign_csv
 
-    rng = np.random.default_rng(seed)
-    raw_labels = [r for r in range(25) if r != 9]
-    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
-    for raw in raw_labels:
-        for _ in range(per_class):
-            lines.append(f"{raw}," + ",".join(map(str, rng.integers(0, 256, 784))))
-    with gzip.open(path, "wt", newline="") as f:
-        f.write("\r\n".join(lines) + "\r\n")
+    images = np.random.default_rng(seed).integers(0, 256, (24 * per_class, 28, 28), dtype=np.uint8)
+    write_sign_csv(path, images, np.repeat(np.arange(24), per_class))
 
 
 def test_course_command_writes_both_tables(tmp_path):

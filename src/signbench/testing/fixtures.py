@@ -27,7 +27,7 @@ from signbench.data.formats.json import image_to_data_uri
 from signbench.data.types import SIGN_LETTERS, SIGN_RAW_LABELS
 from signbench.seeds import rng
 
-__all__ = ["DEFECTS", "dirty_rows", "make_images", "write_fixtures"]
+__all__ = ["DEFECTS", "dirty_rows", "make_images", "write_fixtures", "write_sign_csv"]
 
 DEFECTS = ("duplicate", "non_numeric", "null", "out_of_range")
 
@@ -44,6 +44,22 @@ def make_images(n: int, seed: int, side: int = 28, classes: int = 24) -> tuple[n
         noise = g.integers(0, 40, size=(side, side))
         images[i, :, :, 0] = np.clip(blob + noise, 0, 255).astype(np.uint8)
     return images, labels.astype(np.int64)
+
+
+def write_sign_csv(path: str | Path, images: np.ndarray, labels) -> Path:
+    """Write ``images`` (N x 28 x 28 (x 1) uint8) with their class indices ``labels`` (0-23) as a CSV in the
+    Sign Language MNIST layout (``label,pixel1..pixel784``, raw labels 0-24 without 9, CRLF line ends);
+    gzipped when ``path`` ends in ``.gz``. Folders are made as needed."""
+    import gzip
+
+    from signbench.data.formats.csv import to_csv_bytes
+    from signbench.data.types import SIGN_RAW_LABELS
+
+    path = Path(path)
+    raw = to_csv_bytes(images, [SIGN_RAW_LABELS[int(k)] for k in labels], crlf=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
+    return path
 
 
 def block_images(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
