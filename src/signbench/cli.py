@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     # Only import the chosen subcommand's module (every module for the top-level --help).
     chosen = [argv[0]] if argv[:1] and argv[0] in COMMANDS else list(COMMANDS)
     args = _parser(chosen).parse_args(argv)
+    args.argv = list(argv)  # what this call was given (sys.argv is another program's when called from Python)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the library reports through logging
     try:
         return int(_module(args.command).run(args) or 0)

@@ -173,7 +173,10 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     assert found["runs"]["tiny2"].reference is ref and ref["train_seconds"] > 0  # one reference for all
     for out in found["runs"].values():
         assert [r["seed"] for r in out.rows] == [0] and out.latency == []
-        assert out.rows[0]["ratio"] == pytest.approx(out.rows[0]["train_seconds"] / ref["train_seconds"], rel=0.01)
+        row = out.rows[0]
+        assert row["reference_seconds"] == ref["train_seconds"]
+        # ratio is of the unrounded seconds; both seconds are rounded to 0.01 s in the rows
+        assert abs(row["ratio"] * ref["train_seconds"] - row["train_seconds"]) <= 0.005 * (1 + row["ratio"]) + 1e-9
     assert found["chosen"] == speedrun.choose(found["runs"])
     paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate", candidates=candidates)
     md = (tmp_path / "speedrun_validation.md").read_text()
@@ -204,3 +207,25 @@ def test_recipe_trains_and_predicts_on_the_jax_backend(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["backend"] == "jax" and got["shape"] == [5, 64, 24]
+
+
+def test_speedrun_command_runs_a_rung_and_validates_candidates(tmp_path, monkeypatch, capsys):
+    """The command's two paths on tiny CSVs with stand-in recipes: a rung (tables, goal summary) and
+    --validate (the train CSV only: the test CSV may be absent; the validation tables and the pick)."""
+    from signbench.cli import main
+    from signbench.testing.fixtures import write_sign_csv
+
+    write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", *make_images(24 * 3, 0))
+    monkeypatch.setattr(speedrun, "RUNGS", (TINY, dataclasses.replace(TINY, name="B")))
+    monkeypatch.setattr(speedrun, "CANDIDATES", (TINY, dataclasses.replace(TINY, name="wide", filters=(8, 8))))
+    flags = ["--seeds", "1", "--reference-epochs", "1", "--no-int8", "--data-dir", str(tmp_path)]
+    assert main(["speedrun", "--validate", *flags, "--out", str(tmp_path / "v")]) == 0
+    out = capsys.readouterr().out
+    assert "chosen: " in out and (tmp_path / "v" / "speedrun_validation.md").is_file()
+    md = (tmp_path / "v" / "speedrun_validation.md").read_text()
+    assert "`signbench speedrun --validate --seeds 1" in md and "| wide | 8-8 | 1 | 0 |" in md
+    write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", *make_images(24 * 2, 1))
+    assert main(["speedrun", "--rung", "B", *flags, "--stem", "s", "--out", str(tmp_path / "r")]) == 0
+    assert "mean_accuracy=" in capsys.readouterr().out
+    rows = json.loads((tmp_path / "r" / "s.json").read_text())["rows"]
+    assert [(r["seed"], r["recipe"]) for r in rows] == [(0, "B")]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "measure the course's claims over seeds; write verdicts with confidence intervals"
 DESCRIPTION = (
@@ -39,7 +39,7 @@ def run(args) -> int:
     from signbench.claims import run as claims
     from signbench.errors import UserError
 
-    command = "signbench " + shlex.join(sys.argv[1:])
+    command = command_line(args)
     if args.stability:
         runs, sizes = {}, set()
         for d in args.stability:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "train the course's three models on the real data; write results/course_reproduction.*"
 DESCRIPTION = (
@@ -42,7 +42,7 @@ def run(args) -> int:
         train = train.subset(stratified_subset(train.labels, args.train_limit, seed=derive(args.seed, "subset")))
     run_course_table(
         train, test, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, models=args.models,
-        out_dir=args.out, run_dir=args.run_dir, command="signbench " + shlex.join(sys.argv[1:]),
+        out_dir=args.out, run_dir=args.run_dir, command=command_line(args),
         report=lambda line: print(line, flush=True),
     )
     print(f"wrote {args.out / 'course_reproduction.csv'} and .md")

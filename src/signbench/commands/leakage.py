@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "exact and near-duplicate images shared by the real train and test CSVs"
 DESCRIPTION = (
@@ -29,6 +30,6 @@ def run(args) -> int:
     report = leakage_report(args.data_dir, seed=args.seed)
     print(json.dumps(report, indent=1))
     if args.out:
-        atomic_write_json(args.out, {**report, "command": "signbench leakage " + " ".join(sys.argv[2:]),
+        atomic_write_json(args.out, {**report, "command": command_line(args),
                                      "metadata": run_metadata(args.seed)})
     return 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "accuracy against one-image latency for every model x runtime, with the Pareto front"
 DESCRIPTION = (
@@ -59,7 +59,7 @@ def run(args) -> int:
     test = load_sign_mnist("test", args.data_dir)
     rows = pareto.run(train, test, args.out, seed=args.seed, models=args.models, timing=timing,
                       budget=pareto.TrainBudget(args.epochs, args.train_limit),
-                      command="signbench " + shlex.join(sys.argv[1:]), log=lambda line: print(line, flush=True))
+                      command=command_line(args), log=lambda line: print(line, flush=True))
     on = [f"{r['model']} ({r['runtime']})" for r in rows if r["on_front"]]
     print(f"wrote {args.out / 'pareto.csv'}, .md and .png; front: {', '.join(on)}")
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "train cnn_plus with the beyond-the-course recipe (validation from train; test touched once)"
 DESCRIPTION = (
@@ -41,5 +41,5 @@ def run(args) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             with args.out.open("a") as f:
                 f.write(line + "\n")
-            write(args.out, command="signbench " + shlex.join(sys.argv[1:]))
+            write(args.out, command=command_line(args))
     return 0

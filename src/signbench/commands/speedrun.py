@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
+
+from signbench.commands import command_line
 
 HELP = "time to accuracy: the speedrun recipe over seeds against the course CNN, timed in the same run"
 DESCRIPTION = (
@@ -69,7 +69,7 @@ def run(args) -> int:
     config = SpeedrunConfig(seeds=tuple(range(args.seeds)), recipe=recipe, with_reference=not args.no_reference,
                             reference_epochs=args.reference_epochs or REFERENCE_EPOCHS, int8=not args.no_int8,
                             latency_rounds=args.latency_rounds, verbose=args.verbose)
-    command = "signbench " + shlex.join(sys.argv[1:])
+    command = command_line(args)
     if args.validate:
         candidates = CANDIDATES if args.epochs is None else tuple(
             dataclasses.replace(r, epochs=args.epochs) for r in CANDIDATES)
