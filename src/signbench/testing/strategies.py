@@ -432,20 +432,14 @@ def jsonl_cases(draw) -> FuzzCase:
         r = draw(st.integers(0, len(lines) - 1)) if lines else 0
         if not lines:
             op = "bytes"
-        if op == "label":
-            v = draw(st.sampled_from(JSON_VALUES))
+        if op in ("label", "content"):  # one key of the line's object set to an odd value
+            values = st.sampled_from(JSON_VALUES)
+            v = draw(values if op == "label" else st.sampled_from(JSONL_CONTENT) | values)
             o = _loads_obj(lines[r])
             if isinstance(o, dict):
-                o["label"] = v
+                o[op] = v
                 lines[r] = _json.dumps(o)
-            done.append(f"line {r} label = {str(v)[:12]!r}")
-        elif op == "content":
-            v = draw(st.sampled_from(JSONL_CONTENT) | st.sampled_from(JSON_VALUES))
-            o = _loads_obj(lines[r])
-            if isinstance(o, dict):
-                o["content"] = v
-                lines[r] = _json.dumps(o)
-            done.append(f"line {r} content = {str(v)[:20]!r}")
+            done.append(f"line {r} {op} = {str(v)[:12 if op == 'label' else 20]!r}")
         elif op == "image":
             o = _loads_obj(lines[r])
             c = o.get("content") if isinstance(o, dict) else None
