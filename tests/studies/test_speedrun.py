@@ -178,6 +178,9 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
         # ratio is of the unrounded seconds; both seconds are rounded to 0.01 s in the rows
         assert abs(row["ratio"] * ref["train_seconds"] - row["train_seconds"]) <= 0.005 * (1 + row["ratio"]) + 1e-9
     assert found["chosen"] == speedrun.choose(found["runs"])
+    alone = speedrun.validate(train_set, candidates, dataclasses.replace(config, with_reference=False))
+    assert all(o.reference is None and np.isnan(o.rows[0]["ratio"]) for o in alone["runs"].values())
+    assert alone["chosen"] is None  # no reference, no ratio: nothing is within the bar
     paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate", candidates=candidates)
     md = (tmp_path / "speedrun_validation.md").read_text()
     assert "12 of its 60 near-duplicate groups" in md and "signbench speedrun --validate" in md

@@ -298,7 +298,8 @@ def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: Spe
     ref = None
     for recipe in candidates:
         progress(f"candidate {recipe.describe()}")
-        out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=ref is None,
+        first = config.with_reference and ref is None  # the reference trains once, with the first candidate
+        out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=first,
                                                            latency_rounds=0), progress, reference_row=ref)
         ref = out.reference
         runs[recipe.name] = out
