@@ -225,6 +225,7 @@ def test_speedrun_command_runs_a_rung_and_validates_candidates(tmp_path, monkeyp
     assert main(["speedrun", "--validate", *flags, "--out", str(tmp_path / "v")]) == 0
     out = capsys.readouterr().out
     assert "chosen: " in out and (tmp_path / "v" / "speedrun_validation.md").is_file()
+    assert "validation accuracy" in out and "test accuracy" not in out  # the held-out groups, not the test CSV
     md = (tmp_path / "v" / "speedrun_validation.md").read_text()
     assert "`signbench speedrun --validate --seeds 1" in md and "| wide | 8-8 | 1 | 0 |" in md
     write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", *make_images(24 * 2, 1))

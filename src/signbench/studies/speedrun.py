@@ -177,6 +177,8 @@ class SpeedrunConfig:
     int8: bool = True
     latency_rounds: int = 2000
     verbose: int = 0
+    #: What ``load("test")`` holds, as the progress lines name it ("validation" in :func:`validate`).
+    scored_on: str = "test"
 
 
 @dataclass
@@ -232,7 +234,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
         out.reference = run_metadata(0, model="cnn (course, reference)", epochs=config.reference_epochs,
                                      batch_size=REFERENCE_BATCH, train_seconds=round(seconds, 2),
                                      test_accuracy=_accuracy(probs, test.labels), params=int(ref_model.count_params()))
-        progress(f"reference: {seconds:.1f} s, test accuracy {out.reference['test_accuracy']:.4f}")
+        progress(f"reference: {seconds:.1f} s, {config.scored_on} accuracy {out.reference['test_accuracy']:.4f}")
     reference_seconds = out.reference["train_seconds"] if out.reference else math.nan
     deploy_model = None
     for seed in config.seeds:
@@ -253,7 +255,7 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
             if deploy_model is None:
                 deploy_model = flat
         out.rows.append(row)
-        progress(f"seed {seed}: {seconds:.1f} s, test accuracy {row['test_accuracy']:.4f}"
+        progress(f"seed {seed}: {seconds:.1f} s, {config.scored_on} accuracy {row['test_accuracy']:.4f}"
                  + (f", int8 {row['int8_test_accuracy']:.4f}" if config.int8 else ""))
     if config.int8 and ref_model is not None and deploy_model is not None and config.latency_rounds > 0:
         ref_int8 = _int8(ref_model, x, 0)  # scored on the last seed's read of the test split
@@ -299,8 +301,8 @@ def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: Spe
     for recipe in candidates:
         progress(f"candidate {recipe.describe()}")
         first = config.with_reference and ref is None  # the reference trains once, with the first candidate
-        out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=first,
-                                                           latency_rounds=0), progress, reference_row=ref)
+        out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=first, latency_rounds=0,
+                                                           scored_on="validation"), progress, reference_row=ref)
         ref = out.reference
         runs[recipe.name] = out
     sizes = {"train": len(parts["train"]), "validation": len(parts["test"]), "groups": parts["groups"],
