@@ -115,6 +115,13 @@ def _flat(images: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1).astype(np.float32) / np.float32(255.0)
 
 
+def _standardized(rows: np.ndarray) -> np.ndarray:
+    """Each row minus its mean, over its norm (a constant row stays zero): Pearson correlations are then
+    dot products of rows."""
+    centered = rows - rows.mean(axis=1, keepdims=True)
+    return centered / np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-12)
+
+
 def nearest(reference: np.ndarray, query: np.ndarray, *, chunk: int = 1024) -> dict[str, np.ndarray]:
     """For each query image, its nearest reference image (L2), the RMS and L-inf distances to it,
     and the best correlation with any reference image. Images are uint8 arrays N x ... ."""
@@ -124,8 +131,7 @@ def nearest(reference: np.ndarray, query: np.ndarray, *, chunk: int = 1024) -> d
         raise ValueError(f"image sizes differ: {r.shape[1]} vs {q.shape[1]} pixels")
     d = r.shape[1]
     r_sq = np.einsum("ij,ij->i", r, r)
-    rc = r - r.mean(axis=1, keepdims=True)
-    rc /= np.maximum(np.linalg.norm(rc, axis=1, keepdims=True), 1e-12)
+    rc = _standardized(r)
     idx = np.empty(len(q), np.int64)
     rms = np.empty(len(q), np.float64)
     linf = np.empty(len(q), np.float64)
@@ -138,9 +144,7 @@ def nearest(reference: np.ndarray, query: np.ndarray, *, chunk: int = 1024) -> d
         diff = qb - r[j]  # exact distances for the chosen pairs (no cancellation error)
         rms[s : s + len(qb)] = np.sqrt((diff.astype(np.float64) ** 2).sum(axis=1) / d)
         linf[s : s + len(qb)] = np.abs(diff).max(axis=1)
-        qc = qb - qb.mean(axis=1, keepdims=True)
-        qc /= np.maximum(np.linalg.norm(qc, axis=1, keepdims=True), 1e-12)
-        corr[s : s + len(qb)] = (qc @ rc.T).max(axis=1)
+        corr[s : s + len(qb)] = (_standardized(qb) @ rc.T).max(axis=1)
     return {"index": idx, "rms": rms, "linf": linf, "corr": corr}
 
 
@@ -155,9 +159,7 @@ def near_duplicate_groups(images: np.ndarray, *, min_corr: float = 0.99, chunk: 
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    x = np.asarray(images).reshape(len(images), -1).astype(np.float64)
-    x -= x.mean(axis=1, keepdims=True)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    x = _standardized(np.asarray(images).reshape(len(images), -1).astype(np.float64))
     n = len(x)
     rows, cols = [], []
     for s in range(0, n, chunk):
