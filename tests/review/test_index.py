@@ -113,7 +113,7 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
                               "p99_us": 200.0}]
     speedrun.write(d, speedrun.Speedrun(rows, ref, lat), command="signbench speedrun --out results")
     val = {"A": speedrun.Speedrun([{**r, "test_accuracy": 0.99} for r in rows], ref)}
-    speedrun.write_validation(d, {"runs": val, "chosen": None, "parts": {
+    speedrun.write_validation(d, {"runs": val, "recipes": {"A": speedrun.RUNGS[0]}, "chosen": None, "parts": {
         "train": 80, "validation": 20, "groups": 50, "held_groups": 10}}, command="signbench speedrun --validate")
     assert main(["results", "--results-dir", str(d)]) == 0
     assert str(d / "index.md") in capsys.readouterr().out

@@ -181,7 +181,7 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     alone = speedrun.validate(train_set, candidates, dataclasses.replace(config, with_reference=False))
     assert all(o.reference is None and np.isnan(o.rows[0]["ratio"]) for o in alone["runs"].values())
     assert alone["chosen"] is None  # no reference, no ratio: nothing is within the bar
-    paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate", candidates=candidates)
+    paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate")
     md = (tmp_path / "speedrun_validation.md").read_text()
     assert "12 of its 60 near-duplicate groups" in md and "signbench speedrun --validate" in md
     assert f"chosen: **{found['chosen'] or 'none'}" in md and "| tiny2 | 8-8 | 1 | 0 |" in md

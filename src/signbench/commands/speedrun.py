@@ -75,7 +75,7 @@ def run(args) -> int:
             dataclasses.replace(r, epochs=args.epochs) for r in CANDIDATES)
         found = validate(load("train"), candidates, config, progress=lambda msg: print(msg, flush=True))
         stem = "speedrun_validation" if args.stem == "speedrun" else args.stem
-        for p in write_validation(args.out, found, command=command, stem=stem, candidates=candidates):
+        for p in write_validation(args.out, found, command=command, stem=stem):
             print(p)
         print(f"chosen: {found['chosen']}")
         return 0

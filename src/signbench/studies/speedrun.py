@@ -294,7 +294,8 @@ def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: Spe
              progress: Callable[[str], None] = lambda _msg: None, *, split_seed: int = 0) -> dict:
     """Every candidate over ``config.seeds`` on :func:`validation_parts` of ``train_set`` (the train CSV:
     the test CSV is not an argument), with one reference trained on the same part in the same run (no
-    latency). Returns {"runs": {name: Speedrun}, "parts": sizes, "chosen": :func:`choose`'s pick}."""
+    latency). Returns {"runs": {name: Speedrun}, "recipes": {name: Recipe}, "parts": sizes, "chosen":
+    :func:`choose`'s pick}."""
     parts = validation_parts(train_set, seed=split_seed)
     runs: dict[str, Speedrun] = {}
     ref = None
@@ -307,7 +308,7 @@ def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: Spe
         runs[recipe.name] = out
     sizes = {"train": len(parts["train"]), "validation": len(parts["test"]), "groups": parts["groups"],
              "held_groups": parts["held_groups"]}
-    return {"runs": runs, "parts": sizes, "chosen": choose(runs)}
+    return {"runs": runs, "recipes": {r.name: r for r in candidates}, "parts": sizes, "chosen": choose(runs)}
 
 
 def choose(runs: dict[str, Speedrun], goal: Goal = GOAL) -> str | None:
@@ -403,8 +404,7 @@ _AS_VALIDATION = {"test_accuracy": "val_accuracy", "test_accuracy_one_view": "va
                   "int8_test_accuracy": "int8_val_accuracy"}
 
 
-def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "speedrun_validation",
-                     candidates: tuple[Recipe, ...] = CANDIDATES) -> list:
+def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "speedrun_validation") -> list:
     """``<stem>.csv`` / ``.md`` (one row per candidate and seed) and ``<stem>.json`` (with the summaries and
     the pick) of a :func:`validate` result."""
     from pathlib import Path
@@ -412,7 +412,7 @@ def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "s
     from signbench.atomic import atomic_write_json
     from signbench.results import write_table
 
-    recipes = {r.name: r for r in candidates}
+    recipes = result["recipes"]
     rows, summaries = [], {}
     for name, out in result["runs"].items():
         for r in out.rows:
