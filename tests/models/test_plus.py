@@ -92,12 +92,13 @@ def test_cnn_plus_uses_course_advice():
     assert not any("Flip" in k for k in kinds), "flips change handedness, hence letters"
 
 
-def test_augmentation_is_identity_at_inference_and_never_flips():
+@pytest.mark.parametrize("fused", [False, True], ids=["three-layers", "fused"])
+def test_augmentation_is_identity_at_inference_and_never_flips(fused):
     from signbench.models.plus import augmentation
 
     x, _ = _blob_images(64, seed=3)
     xf = x.astype(np.float32)
-    aug = augmentation(seed=0)
+    aug = augmentation(seed=0, fused=fused)
     np.testing.assert_array_equal(np.asarray(aug(xf, training=False)), xf)
     out = np.asarray(aug(xf, training=True))
     assert not np.array_equal(out, xf), "augmentation changed nothing in training mode"
@@ -106,6 +107,51 @@ def test_augmentation_is_identity_at_inference_and_never_flips():
         return a[:, :, :14].sum(axis=(1, 2, 3)) / a.sum(axis=(1, 2, 3))
 
     assert np.all((left_share(out) > 0.5) == (left_share(xf) > 0.5))
+
+
+def _dot_centres(rotation, shift, zoom, n=256):
+    """Centres of mass of a 2x2 dot 8 pixels right of the centre, before and after ``RandomAffine``
+    (training mode), relative to the image centre (13.5, 13.5): (dy, dx) arrays."""
+    from signbench.models.plus import RandomAffine
+
+    x = np.zeros((n, 28, 28, 1), np.float32)
+    x[:, 13:15, 21:23] = 1.0
+    out = np.asarray(RandomAffine(rotation, shift, zoom, seed=0)(x, training=True))[..., 0]
+    rows, cols = np.mgrid[0:28, 0:28]
+    mass = out.sum(axis=(1, 2))
+    return (out * rows).sum(axis=(1, 2)) / mass - 13.5, (out * cols).sum(axis=(1, 2)) / mass - 13.5
+
+
+def test_fused_affine_draws_each_part_within_the_keras_ranges():
+    """One part switched on at a time: rotation turns the dot about the centre by at most 0.04 of a turn
+    (14.4 degrees) at an unchanged radius; a 10% shift moves it by at most 2.8 pixels a side; a 10% zoom
+    puts it at radius 8 / z, z in [0.9, 1.1] per axis. Each range is also nearly used (256 draws)."""
+    dy, dx = _dot_centres(0.04, 0.0, 0.0)
+    angle, radius = np.degrees(np.abs(np.arctan2(dy, dx))), np.hypot(dy, dx)
+    assert angle.max() <= 14.4 + 0.5 and angle.max() > 12 and np.allclose(radius, 8, atol=0.3)
+    dy, dx = _dot_centres(0.0, 0.1, 0.0)
+    assert np.abs(dy).max() <= 2.8 + 0.05 and np.abs(dx - 8).max() <= 2.8 + 0.05
+    assert np.abs(dy).max() > 2.3 and np.abs(dx - 8).max() > 2.3
+    dy, dx = _dot_centres(0.0, 0.0, 0.1)
+    assert np.abs(dy).max() < 0.05 and dx.min() >= 8 / 1.1 - 0.1 and dx.max() <= 8 / 0.9 + 0.1
+    assert dx.min() < 7.6 and dx.max() > 8.5
+
+
+def test_fused_affine_is_seeded_identity_without_ranges_and_saves_in_safe_mode(tmp_path):
+    from signbench.models.plus import RandomAffine
+    from signbench.models.speednet import speednet
+
+    x, _ = _blob_images(16, seed=1)
+    xf = x.astype(np.float32) / 255
+    np.testing.assert_array_equal(np.asarray(RandomAffine(0, 0, 0, seed=0)(xf, training=True)), xf)
+    a, b = (np.asarray(RandomAffine(seed=7)(xf, training=True)) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    model = speednet(24, filters=(4, 8), fused_augment=True, seed=0)
+    assert model.get_layer("augment").__class__ is RandomAffine
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True, compile=False)
+    assert loaded.get_layer("augment").get_config() == model.get_layer("augment").get_config()
+    np.testing.assert_allclose(loaded.predict(xf, verbose=0), model.predict(xf, verbose=0), atol=1e-6)
 
 
 def test_cnn_plus_rejects_bad_arguments():

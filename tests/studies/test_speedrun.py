@@ -155,10 +155,33 @@ def test_choose_takes_the_best_mean_within_the_resolved_ratio_ties_to_the_faster
     assert speedrun.choose({"slow": runs["slow"]}) is None
 
 
-def test_the_candidates_include_the_ladders_rungs_and_differ_from_each_other():
-    assert speedrun.CANDIDATES[:2] == speedrun.RUNGS[:2]
-    assert len({dataclasses.replace(c, name="") for c in speedrun.CANDIDATES}) == len(speedrun.CANDIDATES)
+def test_each_rounds_candidates_include_rung_a_and_differ_from_each_other():
+    assert speedrun.ROUNDS[1][:2] == speedrun.RUNGS[:2] and speedrun.ROUNDS[2][0] == speedrun.RUNGS[0]
+    for candidates in speedrun.ROUNDS.values():
+        assert len({dataclasses.replace(c, name="") for c in candidates}) == len(candidates)
+        assert len({c.name for c in candidates}) == len(candidates)
+    assert all(c.fused_augment for c in speedrun.ROUNDS[2][1:]) and "one fused affine" in speedrun.ROUNDS[2][1].describe()
     assert speedrun.VALIDATION_FRACTION == 0.2 and speedrun.GROUP_MIN_CORR == 0.99
+
+
+def test_choose_deployable_takes_the_best_worst_int8_among_the_fast_enough():
+    def run(int8, ratio):
+        return speedrun.Speedrun([{"test_accuracy": 0.99, "int8_test_accuracy": a, "ratio": ratio} for a in int8])
+
+    def lat(name, p50, p99):
+        return {"model": name, "p50_us": p50, "p99_us": p99}
+
+    runs = {"wide": run([0.999, 0.999], 0.2), "a": run([0.996, 0.990], 0.1), "b": run([0.9931, 0.9932], 0.3),
+            "c": run([0.99312, 0.995], 0.2)}
+    latency = [lat(speedrun.REFERENCE_INT8, 100.0, 200.0), lat("wide", 60.0, 90.0), lat("a", 40.0, 80.0),
+               lat("b", 50.0, 100.0), lat("c", 45.0, 99.0)]
+    # wide is too slow at p50; b and c tie at 4 decimals on their worst seed (0.9931) and c trains faster
+    assert speedrun.choose_deployable(runs, latency) == "c"
+    assert speedrun.latency_fractions(latency)["b"] == (0.5, 0.5)  # exactly at the bar counts
+    latency[-1] = lat("c", 45.0, 100.5)
+    assert speedrun.choose_deployable(runs, latency) == "b"
+    assert speedrun.choose_deployable(runs, latency[1:]) is None  # no reference timed: nothing to compare
+    assert speedrun.choose_deployable(runs, []) is None
 
 
 def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp_path):
@@ -173,8 +196,11 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     pairs = [(a.tobytes(), b.tobytes()) for a, b in zip(base.images, views, strict=True)]
     assert all((a in held) == (b in held) and (a in kept) != (a in held) for a, b in pairs)  # views stay together
     candidates = (TINY, dataclasses.replace(TINY, name="tiny2", filters=(8, 8)))
-    config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, int8=False)
+    config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, latency_rounds=20)
     found = speedrun.validate(train_set, candidates, config)
+    assert {r["model"] for r in found["latency"]} == {"tiny", "tiny2", speedrun.REFERENCE_INT8}
+    assert found["deployable"] == speedrun.choose_deployable(found["runs"], found["latency"])
+    assert all(0 <= o.rows[0]["int8_test_accuracy"] <= 1 for o in found["runs"].values())
     assert list(found["runs"]) == ["tiny", "tiny2"] and found["parts"]["validation"] == 24
     ref = found["runs"]["tiny"].reference
     assert found["runs"]["tiny2"].reference is ref and ref["train_seconds"] > 0  # one reference for all
@@ -182,14 +208,16 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
         assert [r["seed"] for r in out.rows] == [0] and out.latency == []
         assert out.rows[0]["reference_seconds"] == ref["train_seconds"] and _ratio_is_of_the_rows_seconds(out.rows[0])
     assert found["chosen"] == speedrun.choose(found["runs"])
-    alone = speedrun.validate(train_set, candidates, dataclasses.replace(config, with_reference=False))
+    alone = speedrun.validate(train_set, candidates, dataclasses.replace(config, with_reference=False, int8=False))
     assert all(o.reference is None and np.isnan(o.rows[0]["ratio"]) for o in alone["runs"].values())
-    assert alone["chosen"] is None  # no reference, no ratio: nothing is within the bar
+    assert alone["chosen"] is None and alone["deployable"] is None  # no reference: no ratio, no latency bar
     paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate")
     md = (tmp_path / "speedrun_validation.md").read_text()
     assert "12 of its 60 near-duplicate groups" in md and "signbench speedrun --validate" in md
     assert f"chosen: **{found['chosen'] or 'none'}" in md and "| tiny2 | 8-8 | 1 | 0 |" in md
-    assert {p.name for p in paths} == {"speedrun_validation.csv", "speedrun_validation.md", "speedrun_validation.json"}
+    assert f"chosen: **{found['deployable'] or 'none'}" in md and "latency p50" in md
+    assert {p.name for p in paths} == {f"speedrun_validation{s}" for s in (".csv", ".md", ".json", "_latency.csv",
+                                                                            "_latency.md")}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install jax)")
@@ -202,7 +230,7 @@ def test_recipe_trains_and_predicts_on_the_jax_backend(tmp_path):
         from signbench.studies import speedrun
         from signbench.testing.fixtures import make_images
         x, y = make_images(64, 0)
-        recipe = dataclasses.replace(speedrun.RECIPE, filters=(4, 8), epochs=1, batch_size=32)
+        recipe = dataclasses.replace(speedrun.RECIPE, filters=(4, 8), epochs=1, batch_size=32, fused_augment=True)
         run = speedrun.train(x, y, 24, seed=0, recipe=recipe)
         views = speedrun.predict_tta(run.model, x.astype(np.float32) / 255, recipe.tta_shifts)
         print(json.dumps({"backend": keras.backend.backend(), "shape": list(views.shape),
@@ -224,14 +252,14 @@ def test_speedrun_command_runs_a_rung_and_validates_candidates(tmp_path, monkeyp
 
     write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", *make_images(24 * 3, 0))
     monkeypatch.setattr(speedrun, "RUNGS", (TINY, dataclasses.replace(TINY, name="B")))
-    monkeypatch.setattr(speedrun, "CANDIDATES", (TINY, dataclasses.replace(TINY, name="wide", filters=(8, 8))))
+    monkeypatch.setattr(speedrun, "ROUNDS", {1: (TINY,), 2: (TINY, dataclasses.replace(TINY, name="wide", filters=(8, 8)))})
     flags = ["--seeds", "1", "--reference-epochs", "1", "--no-int8", "--data-dir", str(tmp_path)]
-    assert main(["speedrun", "--validate", *flags, "--out", str(tmp_path / "v")]) == 0
+    assert main(["speedrun", "--validate", "--round", "2", *flags, "--out", str(tmp_path / "v")]) == 0
     out = capsys.readouterr().out
-    assert "chosen: " in out and (tmp_path / "v" / "speedrun_validation.md").is_file()
+    assert "chosen: " in out and "deployable: None" in out and (tmp_path / "v" / "speedrun_validation_2.md").is_file()
     assert "validation accuracy" in out and "test accuracy" not in out  # the held-out groups, not the test CSV
-    md = (tmp_path / "v" / "speedrun_validation.md").read_text()
-    assert "`signbench speedrun --validate --seeds 1" in md and "| wide | 8-8 | 1 | 0 |" in md
+    md = (tmp_path / "v" / "speedrun_validation_2.md").read_text()
+    assert "`signbench speedrun --validate --round 2 --seeds 1" in md and "| wide | 8-8 | 1 | 0 |" in md
     write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", *make_images(24 * 2, 1))
     assert main(["speedrun", "--rung", "B", *flags, "--stem", "s", "--out", str(tmp_path / "r")]) == 0
     assert "mean_accuracy=" in capsys.readouterr().out

@@ -14,12 +14,13 @@ DESCRIPTION = (
     "one-image latency interleaved with the course CNN's int8 model. Writes speedrun.csv/.md/.json and "
     "speedrun_latency.csv/.md in --out. With --validate, the test CSV is not read: the declared candidates "
     "train on the train CSV less a fifth of its near-duplicate groups and are scored on that held-out fifth "
-    "(speedrun_validation.csv/.md/.json), and the declared rule picks the next rung."
+    "(speedrun_validation.csv/.md/.json; round N > 1: speedrun_validation_N.*), and the declared rules pick the "
+    "next rung and, where int8 latency is timed, the deployable model."
 )
 
 
 def add_arguments(parser) -> None:
-    from signbench.studies.speedrun import RUNGS
+    from signbench.studies.speedrun import ROUNDS, RUNGS
 
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     parser.add_argument("--rung", choices=[r.name for r in RUNGS], default=RUNGS[0].name,
@@ -37,7 +38,9 @@ def add_arguments(parser) -> None:
                         help="train on the first N training images (a smoke run, not the recipe)")
     parser.add_argument("--validate", action="store_true",
                         help="choose the next rung: every declared candidate on a held-out fifth of the train CSV's "
-                             "near-duplicate groups (the test CSV is not read); --rung and --latency-rounds are unused")
+                             "near-duplicate groups (the test CSV is not read); --rung is unused")
+    parser.add_argument("--round", type=int, choices=sorted(ROUNDS), default=min(ROUNDS),
+                        help="with --validate: which declared round of candidates (default 1, the first)")
     parser.add_argument("--verbose", type=int, default=0)
 
 
@@ -46,8 +49,8 @@ def run(args) -> int:
 
     from signbench.data.load import load_sign_mnist
     from signbench.studies.speedrun import (
-        CANDIDATES,
         REFERENCE_EPOCHS,
+        ROUNDS,
         RUNGS,
         SpeedrunConfig,
         validate,
@@ -71,13 +74,14 @@ def run(args) -> int:
                             latency_rounds=args.latency_rounds, verbose=args.verbose)
     command = command_line(args)
     if args.validate:
-        candidates = CANDIDATES if args.epochs is None else tuple(
-            dataclasses.replace(r, epochs=args.epochs) for r in CANDIDATES)
+        candidates = ROUNDS[args.round] if args.epochs is None else tuple(
+            dataclasses.replace(r, epochs=args.epochs) for r in ROUNDS[args.round])
         found = validate(load("train"), candidates, config, progress=lambda msg: print(msg, flush=True))
-        stem = "speedrun_validation" if args.stem == "speedrun" else args.stem
+        default = "speedrun_validation" + ("" if args.round == min(ROUNDS) else f"_{args.round}")
+        stem = default if args.stem == "speedrun" else args.stem
         for p in write_validation(args.out, found, command=command, stem=stem):
             print(p)
-        print(f"chosen: {found['chosen']}")
+        print(f"chosen: {found['chosen']}; deployable: {found['deployable']}")
         return 0
     result = speedrun(load, config, progress=lambda msg: print(msg, flush=True))
     paths = write(args.out, result, command=command, stem=args.stem, recipe=recipe)

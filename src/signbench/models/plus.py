@@ -12,12 +12,14 @@ Keras 3 APIs only.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers
 
 from signbench.models.course import SIGN_CLASSES, SIGN_SHAPE, compile_for, head
 
-__all__ = ["cnn_plus", "augmentation"]
+__all__ = ["RandomAffine", "cnn_plus", "augmentation"]
 
 #: Augmentation strengths (fractions as Keras defines them): rotation factor 0.04 of a full turn is
 #: about +-14 degrees; shifts and zoom up to 10%.
@@ -27,9 +29,16 @@ ZOOM = 0.10
 
 
 def augmentation(
-    *, rotation: float = ROTATION, shift: float = SHIFT, zoom: float = ZOOM, seed: int | None = None
-) -> keras.Sequential:
-    """Random small rotation, shift and zoom (no flips). Identity outside training."""
+    *, rotation: float = ROTATION, shift: float = SHIFT, zoom: float = ZOOM, seed: int | None = None,
+    fused: bool = False,
+) -> keras.Layer:
+    """Random small rotation, shift and zoom (no flips). Identity outside training.
+
+    ``fused=False``: Keras's three layers in a row (three resamplings); ``fused=True``: one
+    :class:`RandomAffine` (the same ranges, composed into one transform: one resampling).
+    """
+    if fused:
+        return RandomAffine(rotation, shift, zoom, seed=seed, name="augment")
     s = (lambda k: None) if seed is None else (lambda k: int(seed) + k)
     return keras.Sequential(
         [
@@ -39,6 +48,52 @@ def augmentation(
         ],
         name="augment",
     )
+
+
+@keras.saving.register_keras_serializable(package="signbench")
+class RandomAffine(layers.Layer):
+    """Rotation, shift and zoom drawn per image and applied as ONE affine transform about the image centre.
+
+    Ranges as Keras's layers define them: rotation angle uniform in +-``rotation`` of a full turn, shift
+    uniform in +-``shift`` of the height and width, zoom factor uniform in [1 - ``zoom``, 1 + ``zoom``]
+    drawn separately for height and width. Bilinear, edges replicated ("nearest" fill). Identity outside
+    training. Keras 3 ops only (any backend).
+    """
+
+    def __init__(self, rotation: float = ROTATION, shift: float = SHIFT, zoom: float = ZOOM, *,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation, self.shift, self.zoom, self.seed = float(rotation), float(shift), float(zoom), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        ops = keras.ops
+        n = ops.shape(images)[0]
+        h, w = images.shape[1], images.shape[2]
+
+        def uniform(bound):
+            return keras.random.uniform((n,), -bound, bound, seed=self.seed_generator)
+
+        angle = uniform(self.rotation * 2.0 * math.pi)
+        zx, zy = 1.0 + uniform(self.zoom), 1.0 + uniform(self.zoom)
+        tx, ty = uniform(self.shift * w), uniform(self.shift * h)
+        cos, sin = ops.cos(angle), ops.sin(angle)
+        # output pixel p maps to input pixel R(angle) diag(zx, zy) (p - c) + c + t, c the centre
+        a0, a1, b0, b1 = cos * zx, -sin * zy, sin * zx, cos * zy
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+        a2, b2 = cx - a0 * cx - a1 * cy + tx, cy - b0 * cx - b1 * cy + ty
+        zeros = ops.zeros_like(angle)
+        transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="nearest")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rotation": self.rotation, "shift": self.shift, "zoom": self.zoom,
+                "seed": self.seed}
 
 
 def _conv_bn(x, filters: int, name: str, momentum: float):

@@ -30,19 +30,21 @@ def speednet(
     filters: tuple[int, ...] = (16, 32, 64),
     dropout: float = 0.2,
     augment: bool = True,
+    fused_augment: bool = False,
     learning_rate: float = 1e-3,
     seed: int | None = None,
 ) -> keras.Model:
     """Blocks of conv-BN-ReLU-pool with ``filters`` channels, flatten, dropout, head; compiled with Adam.
 
-    ``augment`` puts the (seeded) augmentation block in front; ``seed`` seeds it.
+    ``augment`` puts the (seeded) augmentation block in front, Keras's three layers or, with
+    ``fused_augment``, one :class:`signbench.models.plus.RandomAffine` (one resampling); ``seed`` seeds it.
     """
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if not filters:
         raise ValueError("need at least one block")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = augmentation(seed=seed)(inputs) if augment else inputs
+    x = augmentation(seed=seed, fused=fused_augment)(inputs) if augment else inputs
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"b{i}_conv")(x)
         x = layers.BatchNormalization(name=f"b{i}_bn")(x)

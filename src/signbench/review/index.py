@@ -448,6 +448,8 @@ def _json(src: Source, name: str) -> dict:
 
 #: The speedrun tables: the ladder's rungs, in the order they are climbed.
 SPEEDRUN_FILES = (("speedrun.csv", "rung A"), ("speedrun_rung_b.csv", "rung B"))
+#: The validation rounds that chose the next rungs (``signbench speedrun --validate --round N``).
+VALIDATION_FILES = (("speedrun_validation", "round 1"), ("speedrun_validation_2", "round 2"))
 
 
 def screen_time_to_accuracy(src: Source) -> Screen:
@@ -494,18 +496,26 @@ def screen_time_to_accuracy(src: Source) -> Screen:
                                     f"{_g(p50[i] / p50[1], 3)}, {_g(p99[i] / p99[1], 3)}" if p50[1] and p99[1] else "-"]
                                    for i, r in enumerate(lat)]))
             s.blocks += _produced(f"{stem}_latency.csv", src, lat)
-    val = _json(src, "speedrun_validation.json")
-    if val.get("summaries"):  # the next rung chosen on a validation split of the train CSV
+    for stem, what in VALIDATION_FILES:
+        val = _json(src, f"{stem}.json")
+        if not val.get("summaries"):  # the next rung chosen on a validation split of the train CSV
+            continue
         parts = val.get("parts") or {}
-        s.blocks.append(Heading("Choosing the next rung on held-out photos of the train CSV", 3))
+        s.blocks.append(Heading(f"Choosing the next rung on held-out photos of the train CSV, {what}", 3))
+        deployable = ("" if "deployable" not in val else " Deployable model (the declared latency bar, then the best "
+                      f"worst-seed int8 accuracy): {val.get('deployable') or 'none (no candidate fast enough)'}.")
         s.blocks.append(Paragraph(
             f"{parts.get('held_groups')} of {parts.get('groups')} near-duplicate groups of the train CSV held out "
             f"({parts.get('validation')} images); the test CSV is not read. Chosen by the declared rule: "
-            f"{val.get('chosen') or 'none (no candidate within 0.25x the reference)'}."))
-        s.blocks.append(Table(["candidate", "mean val acc (TTA)", "worst", "time / reference", "recipe"],
-                              [[n, _acc(v.get("mean_accuracy")), _acc(v.get("min_accuracy")),
-                                _g(v.get("mean_ratio"), 3), v.get("recipe")] for n, v in val["summaries"].items()]))
-        s.blocks += _produced("speedrun_validation.csv", src, src.rows("speedrun_validation.csv"))
+            f"{val.get('chosen') or 'none (no candidate within 0.25x the reference)'}.{deployable}"))
+        timed = any("p50_fraction" in v for v in val["summaries"].values())
+        s.blocks.append(Table(
+            ["candidate", "mean val acc (TTA)", "worst", "time / reference"]
+            + (["int8 p50, p99 / the course CNN's"] if timed else []) + ["recipe"],
+            [[n, _acc(v.get("mean_accuracy")), _acc(v.get("min_accuracy")), _g(v.get("mean_ratio"), 3)]
+             + ([f"{_g(v.get('p50_fraction'), 3)}, {_g(v.get('p99_fraction'), 3)}"] if timed else []) + [v.get("recipe")]
+             for n, v in val["summaries"].items()]))
+        s.blocks += _produced(f"{stem}.csv", src, src.rows(f"{stem}.csv"))
     return s
 
 

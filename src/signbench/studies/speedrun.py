@@ -35,6 +35,14 @@ within the issue's resolved bar (:attr:`Goal.resolved_ratio`), the one with the 
 accuracy (with test-time augmentation); ties at four decimals go to the lower ratio. If the rule picks A or
 B, nothing new is run on the test CSV; otherwise the pick becomes rung ``C`` and runs once, 5 seeds.
 
+Round 1 chose none (every candidate over 0.25x on the machine it ran on). Round 2 (:data:`ROUNDS`, declared
+at stop 34 before its run) adds the augmentation as one fused affine transform and, for the deployable
+goal, a second rule (:func:`choose_deployable`): every candidate's first-seed int8 model is timed against the
+reference's int8 model in the same interleaved rounds; among those with p50 and p99 both within the
+goal's fraction, the highest worst-seed int8 validation accuracy. The same protocol follows from it: the
+speed pick becomes rung ``C`` and the deployable pick rung ``D`` (one rung if they are the same recipe),
+each run once, 5 seeds, on the test CSV; a pick that is A or B runs nothing new.
+
 Keras 3 APIs only on the recipe's path (no tf.data, no TensorFlow-only option), so it runs on the JAX
 backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (``int8=False``) elsewhere.
 """
@@ -52,8 +60,8 @@ import numpy as np
 from signbench.seeds import derive
 
 __all__ = [
-    "CANDIDATES", "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "RUNGS", "Recipe", "Speedrun",
-    "SpeedrunConfig", "VALIDATION_FRACTION", "choose", "goal_met", "predict_tta", "reference", "run", "shifted_views",
+    "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "ROUNDS", "RUNGS", "Recipe", "Speedrun",
+    "SpeedrunConfig", "VALIDATION_FRACTION", "choose", "choose_deployable", "goal_met", "predict_tta", "reference", "run", "shifted_views",
     "summarize", "train", "validate", "validation_parts", "write", "write_validation",
 ]
 
@@ -77,28 +85,52 @@ class Recipe:
     warmup_epochs: int = 1
     min_lr_fraction: float = 0.01
     augment: bool = True
+    #: One :class:`signbench.models.plus.RandomAffine` (one resampling) instead of Keras's three layers.
+    fused_augment: bool = False
     tta_shifts: tuple[tuple[int, int], ...] = SHIFTS
 
     def describe(self) -> str:
         tta = f"TTA over {len(self.tta_shifts)} views" if len(self.tta_shifts) > 1 else "no TTA"
         return (f"rung {self.name}: speednet {'-'.join(map(str, self.filters))}, dropout {self.dropout}, "
-                f"{'augmented, ' if self.augment else ''}{self.epochs} epochs, batch {self.batch_size}, Adam "
+                f"{self._augmentation()}{self.epochs} epochs, batch {self.batch_size}, Adam "
                 f"{self.learning_rate:g} (warm-up {self.warmup_epochs} epoch, cosine to "
                 f"{self.min_lr_fraction:g}x), {tta}")
+
+    def _augmentation(self) -> str:
+        return ("augmented (one fused affine), " if self.fused_augment else "augmented, ") if self.augment else ""
 
 
 #: The ladder, in the order it is climbed.
 RUNGS: tuple[Recipe, ...] = (Recipe("A", epochs=6), Recipe("B", epochs=10))
 RECIPE = RUNGS[0]
 
-#: The recipes :func:`validate` compares (declared before its run; A and B as the yardstick): two
-#: lengths between and beyond A's and B's, and a model twice as wide at two lengths.
-CANDIDATES: tuple[Recipe, ...] = (
-    *RUNGS,
-    Recipe("A8", epochs=8),
-    Recipe("W6", filters=(32, 64, 128), epochs=6),
-    Recipe("W8", filters=(32, 64, 128), epochs=8),
-)
+#: The recipes :func:`validate` compares, per validation round, each round declared in code before its run.
+#: Round 1 (stop 33; A and B as the yardstick): two lengths between and beyond A's and B's, and a model twice
+#: as wide at two lengths. Round 2 (stop 34, declared after round 1 chose none: every candidate over 0.25x
+#: on the machine it ran on): the augmentation as one fused affine transform (Keras's three layers resample
+#: each image three times; this machine's epoch-time probe, no accuracy measured, put them at about a
+#: quarter of rung A's epoch), at A's and B's lengths, a model 1.5x and 2x as wide at fewer epochs, and A's
+#: narrow model trained longer for the deployable goal (its int8 latency, not its training time, is what
+#: that goal limits); A unfused as the yardstick on this round's machine.
+ROUNDS: dict[int, tuple[Recipe, ...]] = {
+    1: (
+        *RUNGS,
+        Recipe("A8", epochs=8),
+        Recipe("W6", filters=(32, 64, 128), epochs=6),
+        Recipe("W8", filters=(32, 64, 128), epochs=8),
+    ),
+    2: (
+        RUNGS[0],
+        Recipe("Af", epochs=6, fused_augment=True),
+        Recipe("Bf", epochs=10, fused_augment=True),
+        Recipe("Df", epochs=16, fused_augment=True),
+        Recipe("Mf6", filters=(24, 48, 96), epochs=6, fused_augment=True),
+        Recipe("Wf4", filters=(32, 64, 128), epochs=4, fused_augment=True),
+        Recipe("Wf6", filters=(32, 64, 128), epochs=6, fused_augment=True),
+    ),
+}
+#: The reference's int8 model, as latency rows name it.
+REFERENCE_INT8 = "cnn int8 (course, reference)"
 #: The validation split: this fraction of the train CSV's near-duplicate groups held out whole.
 VALIDATION_FRACTION = 0.2
 #: Two train images are near duplicates (one group) at this Pearson correlation or more.
@@ -134,7 +166,7 @@ def train(images: np.ndarray, labels: np.ndarray, num_classes: int, *, seed: int
 
     def build():
         return speednet(num_classes, tuple(images.shape[1:]), filters=recipe.filters, dropout=recipe.dropout,
-                        augment=recipe.augment, seed=derive(seed, "augment"))
+                        augment=recipe.augment, fused_augment=recipe.fused_augment, seed=derive(seed, "augment"))
 
     options = FitOptions(schedule=Schedule(recipe.learning_rate, recipe.warmup_epochs, recipe.min_lr_fraction),
                          deterministic=False)
@@ -188,6 +220,9 @@ class Speedrun:
     rows: list[dict] = field(default_factory=list)
     reference: dict | None = None
     latency: list[dict] = field(default_factory=list)
+    #: The int8 TFLite flatbuffers of the first seed's model and of the reference (when converted).
+    int8_model: bytes | None = None
+    reference_int8: bytes | None = None
 
     def summary(self) -> dict:
         return summarize(self.rows, self.latency)
@@ -236,7 +271,6 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
                                      test_accuracy=_accuracy(probs, test.labels), params=int(ref_model.count_params()))
         progress(f"reference: {seconds:.1f} s, {config.scored_on} accuracy {out.reference['test_accuracy']:.4f}")
     reference_seconds = out.reference["train_seconds"] if out.reference else math.nan
-    deploy_model = None
     for seed in config.seeds:
         progress(f"seed {seed}: {recipe.describe()}")
         result, seconds = _timed(lambda s=seed: train(x, y, k, seed=s, recipe=recipe, verbose=config.verbose))
@@ -252,30 +286,36 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
             flat = _int8(result.model, x, seed)
             row["int8_test_accuracy"] = Predictor(flat).accuracy(test.images, test.labels)
             row["int8_bytes"] = len(flat)
-            if deploy_model is None:
-                deploy_model = flat
+            if out.int8_model is None:
+                out.int8_model = flat
         out.rows.append(row)
         progress(f"seed {seed}: {seconds:.1f} s, {config.scored_on} accuracy {row['test_accuracy']:.4f}"
                  + (f", int8 {row['int8_test_accuracy']:.4f}" if config.int8 else ""))
-    if config.int8 and ref_model is not None and deploy_model is not None and config.latency_rounds > 0:
-        ref_int8 = _int8(ref_model, x, 0)  # scored on the last seed's read of the test split
-        if out.reference is not None:
-            out.reference["int8_test_accuracy"] = Predictor(ref_int8).accuracy(test.images, test.labels)
-            out.reference["int8_bytes"] = len(ref_int8)
-        progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
-        from signbench.deploy.latency import interleaved_us
-
-        predictors = {f"speednet int8 (seed {config.seeds[0]})": Predictor(deploy_model),
-                      "cnn int8 (course, reference)": Predictor(ref_int8)}
-        image = test.images[0]
-        times = interleaved_us({n: (lambda p=p: p.predict(image)) for n, p in predictors.items()},
-                               rounds=config.latency_rounds, warmup=max(10, config.latency_rounds // 20),
-                               seed=derive(config.seeds[0], "latency"))
-        for name, t in times.items():
-            out.latency.append(run_metadata(config.seeds[0], model=name, runtime="LiteRT int8 via Predictor",
-                                            rounds=config.latency_rounds, p50_us=float(np.percentile(t, 50)),
-                                            p99_us=float(np.percentile(t, 99))))
+    if config.int8 and ref_model is not None and out.int8_model is not None:
+        out.reference_int8 = _int8(ref_model, x, 0)  # scored on the last seed's read of the test split
+        out.reference["int8_test_accuracy"] = Predictor(out.reference_int8).accuracy(test.images, test.labels)
+        out.reference["int8_bytes"] = len(out.reference_int8)
+        if config.latency_rounds > 0:
+            progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict")
+            out.latency = _latency({f"speednet int8 (seed {config.seeds[0]})": out.int8_model,
+                                    REFERENCE_INT8: out.reference_int8},
+                                   test.images[0], config.latency_rounds, config.seeds[0])
     return out
+
+
+def _latency(models: dict[str, bytes], image: np.ndarray, rounds: int, seed: int) -> list[dict]:
+    """One row per int8 model (p50/p99 of one-image ``Predictor.predict``, in microseconds), all timed in the
+    same interleaved rounds so machine noise hits them alike."""
+    from signbench.deploy.latency import interleaved_us
+    from signbench.deploy.predictor import Predictor
+    from signbench.meta import run_metadata
+
+    predictors = {name: Predictor(flat) for name, flat in models.items()}
+    times = interleaved_us({n: (lambda p=p: p.predict(image)) for n, p in predictors.items()}, rounds=rounds,
+                           warmup=max(10, rounds // 20), seed=derive(seed, "latency"))
+    return [run_metadata(seed, model=name, runtime="LiteRT int8 via Predictor", rounds=rounds,
+                         p50_us=float(np.percentile(t, 50)), p99_us=float(np.percentile(t, 99)))
+            for name, t in times.items()]
 
 
 def validation_parts(train_set, *, seed: int = 0) -> dict:
@@ -290,12 +330,13 @@ def validation_parts(train_set, *, seed: int = 0) -> dict:
             "held_groups": len(np.unique(groups[held]))}
 
 
-def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: SpeedrunConfig = SpeedrunConfig(),
+def validate(train_set, candidates: tuple[Recipe, ...], config: SpeedrunConfig = SpeedrunConfig(),
              progress: Callable[[str], None] = lambda _msg: None, *, split_seed: int = 0) -> dict:
     """Every candidate over ``config.seeds`` on :func:`validation_parts` of ``train_set`` (the train CSV:
-    the test CSV is not an argument), with one reference trained on the same part in the same run (no
-    latency). Returns {"runs": {name: Speedrun}, "recipes": {name: Recipe}, "parts": sizes, "chosen":
-    :func:`choose`'s pick}."""
+    the test CSV is not an argument), with one reference trained on the same part in the same run; with
+    int8 and ``config.latency_rounds``, every candidate's first-seed int8 model and the reference's timed in
+    the same interleaved rounds. Returns {"runs": {name: Speedrun}, "recipes": {name: Recipe}, "parts":
+    sizes, "latency": rows, "chosen": :func:`choose`'s pick, "deployable": :func:`choose_deployable`'s}."""
     parts = validation_parts(train_set, seed=split_seed)
     runs: dict[str, Speedrun] = {}
     ref = None
@@ -308,7 +349,16 @@ def validate(train_set, candidates: tuple[Recipe, ...] = CANDIDATES, config: Spe
         runs[recipe.name] = out
     sizes = {"train": len(parts["train"]), "validation": len(parts["test"]), "groups": parts["groups"],
              "held_groups": parts["held_groups"]}
-    return {"runs": runs, "recipes": {r.name: r for r in candidates}, "parts": sizes, "chosen": choose(runs)}
+    latency = []
+    ref_int8 = next(iter(runs.values())).reference_int8 if runs else None
+    models = {name: out.int8_model for name, out in runs.items() if out.int8_model is not None}
+    if ref_int8 is not None and models and config.latency_rounds > 0:
+        progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict, "
+                 f"{len(models)} candidates and the reference")
+        latency = _latency({**models, REFERENCE_INT8: ref_int8}, parts["test"].images[0], config.latency_rounds,
+                           config.seeds[0])
+    return {"runs": runs, "recipes": {r.name: r for r in candidates}, "parts": sizes, "latency": latency,
+            "chosen": choose(runs), "deployable": choose_deployable(runs, latency)}
 
 
 def choose(runs: dict[str, Speedrun], goal: Goal = GOAL) -> str | None:
@@ -317,6 +367,29 @@ def choose(runs: dict[str, Speedrun], goal: Goal = GOAL) -> str | None:
     scored = [(round(s["mean_accuracy"], 4), -s["mean_ratio"], name)
               for name, s in ((n, goal_met(r.rows, goal)) for n, r in runs.items())
               if s["mean_ratio"] <= goal.resolved_ratio]
+    return max(scored)[2] if scored else None
+
+
+def latency_fractions(latency: list[dict]) -> dict[str, tuple[float, float]]:
+    """{model: (p50, p99) as fractions of the reference int8 model's} from :func:`validate`'s latency rows."""
+    ref = next((r for r in latency if r["model"] == REFERENCE_INT8), None)
+    if ref is None:
+        return {}
+    return {r["model"]: (r["p50_us"] / ref["p50_us"], r["p99_us"] / ref["p99_us"]) for r in latency if r is not ref}
+
+
+def choose_deployable(runs: dict[str, Speedrun], latency: list[dict], goal: Goal = GOAL) -> str | None:
+    """The declared rule for the deployable model (round 2 on): among the candidates whose first-seed int8
+    model's p50 and p99 are both <= ``goal.latency_fraction`` of the reference int8 model's (timed in the
+    same interleaved rounds), the highest worst-seed int8 validation accuracy (rounded to 4 decimals), ties
+    to the lower mean ratio; None if none is fast enough (or nothing was converted or timed)."""
+    fractions = latency_fractions(latency)
+    scored = []
+    for name, out in runs.items():
+        int8 = [r["int8_test_accuracy"] for r in out.rows if "int8_test_accuracy" in r]
+        p50, p99 = fractions.get(name, (math.inf, math.inf))
+        if int8 and p50 <= goal.latency_fraction and p99 <= goal.latency_fraction:
+            scored.append((round(min(int8), 4), -goal_met(out.rows, goal)["mean_ratio"], name))
     return max(scored)[2] if scored else None
 
 
@@ -436,9 +509,29 @@ def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "s
         f"Rule: the highest mean validation accuracy among mean ratio <= {GOAL.resolved_ratio}; chosen: "
         f"**{result['chosen'] or 'none (no candidate within the ratio)'}**.",
     ]
+    latency = result.get("latency") or []
+    fractions = latency_fractions(latency)
+    if fractions:
+        for name, (p50, p99) in fractions.items():
+            summaries[name].update(p50_fraction=p50, p99_fraction=p99)
+        notes += [
+            "",
+            f"Deployable rule: among the candidates whose first-seed int8 model has p50 and p99 both <= "
+            f"{GOAL.latency_fraction}x the reference's int8 model (one-image `Predictor.predict`, all timed in the "
+            f"same {latency[0]['rounds']} interleaved rounds: `{stem}_latency.md`), the highest worst-seed int8 "
+            f"validation accuracy; chosen: **{result.get('deployable') or 'none (no candidate fast enough)'}**.",
+            "",
+            *(f"- {n}: int8 worst {min(r['int8_test_accuracy'] for r in result['runs'][n].rows):.4f}, latency "
+              f"p50 {p50:.3f}x, p99 {p99:.3f}x" for n, (p50, p99) in fractions.items()),
+        ]
     paths = write_table(out_dir, stem, rows, shown=VALIDATION_SHOWN, notes=notes, command=command,
                         title="Choosing the next speedrun recipe on a validation split of the train CSV")
+    if latency:
+        paths += write_table(out_dir, f"{stem}_latency", latency, shown=LATENCY_SHOWN, command=command,
+                             notes=["Each candidate's first-seed int8 model and the reference's, one image (the "
+                                    "first validation image), timed in the same interleaved rounds."],
+                             title="The candidates' one-image int8 latency against the course CNN's")
     raw = {"parts": parts, "reference": ref, "summaries": summaries, "chosen": result["chosen"], "rows": rows,
-           "command": command}
+           "deployable": result.get("deployable"), "latency": latency, "command": command}
     paths.append(atomic_write_json(Path(out_dir) / f"{stem}.json", raw))
     return paths
