@@ -126,6 +126,8 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     assert "| 0 | 6 | 0.9971 | 0.9960 | 0.9955 | 120.5 | 0.301 |" in md
     assert "| reference: cnn (course, reference) | 20 | 0.9100 | - | - | 400 | 1 |" in md
     assert "met: True" in md and "time <= 0.10x: False; <= 0.25x: False" in md and "| 0.25, 0.3 |" in md
+    # the latency table has no JSON of its own: its command is its study's
+    assert "(speedrun_latency.md)), produced by: `signbench speedrun --out results`" in md
     assert "10 of 50 near-duplicate groups" in md and "none (no candidate within 0.25x the reference)" in md
     assert "| A | 0.9900 | 0.9900 | 0.301 | rung A:" in md and "`signbench speedrun --validate`" in md
     for absent in ("pareto.csv", "cpu.csv", "train_speed.csv", "gpu.csv"):

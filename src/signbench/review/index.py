@@ -44,10 +44,6 @@ STUDY_COMMANDS = {
     "course_reproduction.csv": "signbench course --seed 0 --epochs 20 --batch-size 128 --out results",
     "model_selection.csv": "signbench transfer select --work runs/transfer --out results",
     "sota.jsonl": "signbench sota --seed 0 --seed 1 --seed 2 --out results/sota.jsonl",
-    "speedrun.csv": "signbench speedrun --seeds 5 --rung A --out results",
-    "speedrun_latency.csv": "signbench speedrun --seeds 5 --rung A --out results",
-    "speedrun_rung_b.csv": "signbench speedrun --seeds 5 --rung B --stem speedrun_rung_b --out results",
-    "speedrun_rung_b_latency.csv": "signbench speedrun --seeds 5 --rung B --stem speedrun_rung_b --out results",
     "pareto.csv": "signbench pareto --out results",
 }
 COURSE_ORDER = ("baseline", "regularized", "cnn", "transfer")
@@ -168,8 +164,10 @@ def _produced(name: str, src: Source, rows: Sequence[dict]) -> list[Paragraph]:
     if not command and rows and rows[0].get("command"):
         command = _distinct(rows, "command")
     stem = name.rsplit(".", 1)[0]
-    if not command and (src.root / f"{stem}.json").is_file():  # a table with a JSON twin (claims, speedrun, leakage)
-        command = json.loads((src.root / f"{stem}.json").read_text()).get("command")
+    # a table with a JSON twin (claims, speedrun, leakage), or a latency table beside its study's JSON
+    for twin in (stem, stem.removesuffix("_latency")):
+        if not command and (src.root / f"{twin}.json").is_file():
+            command = _json(src, f"{twin}.json").get("command")
     page = f" ([{stem}.md]({stem}.md))" if (src.root / f"{stem}.md").is_file() else ""
     cmd = f"`{command}`" if command else "not recorded in the table (see [README.md](README.md))"
     return [Paragraph(f"From [{name}]({name}){page}, produced by: {cmd}"), Paragraph(_run_line(rows, raw))]
