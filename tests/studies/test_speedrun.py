@@ -163,6 +163,8 @@ def test_each_rounds_candidates_include_rung_a_and_differ_from_each_other():
         assert len({dataclasses.replace(c, name="") for c in candidates}) == len(candidates)
         assert len({c.name for c in candidates}) == len(candidates)
     assert all(c.fused_augment for c in speedrun.ROUNDS[2][1:]) and "one fused affine" in speedrun.ROUNDS[2][1].describe()
+    round2 = {c.name: c for c in speedrun.ROUNDS[2]}
+    assert speedrun.ROUNDS[3][0] == round2["Df"] and all(c.fused_augment for c in speedrun.ROUNDS[3])
     assert speedrun.VALIDATION_FRACTION == 0.2 and speedrun.GROUP_MIN_CORR == 0.99
 
 
@@ -201,6 +203,9 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, latency_rounds=20)
     found = speedrun.validate(train_set, candidates, config)
     assert {r["model"] for r in found["latency"]} == {"tiny", "tiny2", speedrun.REFERENCE_INT8}
+    for r in found["latency"]:  # 5 blocks of 20 rounds; a median of the blocks' p99 is never above the pooled max
+        assert r["blocks"] == speedrun.LATENCY_BLOCKS == 5 and r["rounds"] == 100
+        assert 0 < r["p50_us"] <= r["p99_us"] and 0 < r["p50_us_pooled"] <= r["p99_us_pooled"]
     assert found["deployable"] == speedrun.choose_deployable(found["runs"], found["latency"])
     assert all(0 <= o.rows[0]["int8_test_accuracy"] <= 1 for o in found["runs"].values())
     assert list(found["runs"]) == ["tiny", "tiny2"] and found["parts"]["validation"] == 24
