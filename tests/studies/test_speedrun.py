@@ -36,9 +36,10 @@ def _tiny_set(n=96, seed=0):
 
 
 def test_the_declared_ladder_is_what_the_issue_asks_and_a_climbs_to_b_only_by_epochs():
-    a, b, c, d = speedrun.RUNGS
+    a, b, c, d, e = speedrun.RUNGS
     picks = {r.name: r for r in speedrun.ROUNDS[2]}  # C and D: round 2's picks (Wf4, Af), only renamed
     assert dataclasses.replace(picks["Wf4"], name="C") == c and dataclasses.replace(picks["Af"], name="D") == d
+    assert dataclasses.replace({r.name: r for r in speedrun.ROUNDS[3]}["T20"], name="E") == e  # round 3's pick
     assert speedrun.RECIPE is a and a.name == "A" and b.name == "B"
     assert dataclasses.replace(a, name="B", epochs=b.epochs) == b
     assert speedrun.GOAL.mean_accuracy == 0.996 and speedrun.GOAL.min_accuracy == 0.995 and speedrun.GOAL.seeds == 5

@@ -446,9 +446,10 @@ def _json(src: Source, name: str) -> dict:
 
 #: The speedrun tables: the ladder's rungs, in the order they are climbed.
 SPEEDRUN_FILES = (("speedrun.csv", "rung A"), ("speedrun_rung_b.csv", "rung B"), ("speedrun_rung_c.csv", "rung C"),
-                  ("speedrun_rung_d.csv", "rung D"))
+                  ("speedrun_rung_d.csv", "rung D"), ("speedrun_rung_e.csv", "rung E"))
 #: The validation rounds that chose the next rungs (``signbench speedrun --validate --round N``).
-VALIDATION_FILES = (("speedrun_validation", "round 1"), ("speedrun_validation_2", "round 2"))
+VALIDATION_FILES = (("speedrun_validation", "round 1"), ("speedrun_validation_2", "round 2"),
+                    ("speedrun_validation_3", "round 3"))
 
 
 def screen_time_to_accuracy(src: Source) -> Screen:

@@ -104,12 +104,14 @@ class Recipe:
 
 #: The ladder, in the order it is climbed. A and B were declared before any measured run; C and D are the
 #: picks of validation round 2's two rules (results/speedrun_validation_2.md: Wf4 by the speed rule, Af by
-#: the deployable rule), renamed, nothing else changed.
+#: the deployable rule), renamed, nothing else changed; E is round 3's deployable pick (T20,
+#: results/speedrun_validation_3.md), likewise.
 RUNGS: tuple[Recipe, ...] = (
     Recipe("A", epochs=6),
     Recipe("B", epochs=10),
     Recipe("C", filters=(32, 64, 128), epochs=4, fused_augment=True),
     Recipe("D", epochs=6, fused_augment=True),
+    Recipe("E", filters=(12, 24, 48), epochs=20, fused_augment=True),
 )
 RECIPE = RUNGS[0]
 
