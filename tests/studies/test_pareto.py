@@ -92,10 +92,10 @@ def test_registry_and_runtimes():
     from signbench.deploy.convert import MODES
 
     names = [e.name for e in MODELS]
-    assert names == ["baseline", "regularized", "cnn", "cnn_plus", "speedrun"]
+    assert names == ["baseline", "regularized", "cnn", "cnn_plus", "speedrun", "deployable"]
     assert RUNTIMES == ("keras", "tf.function", *(f"tflite {m}" for m in MODES))
-    # one deployable model: the speedrun model's int8 TFLite
-    assert [(e.name, e.deployable) for e in MODELS if e.deployable] == [("speedrun", "tflite int8")]
+    # one deployable model: the deployable rung's int8 TFLite
+    assert [(e.name, e.deployable) for e in MODELS if e.deployable] == [("deployable", "tflite int8")]
     assert [e.name for e in select(["cnn", "baseline"])] == ["baseline", "cnn"]  # registry order
     with pytest.raises(ValueError, match="nope"):
         select(["cnn", "nope"])
@@ -114,7 +114,8 @@ def test_from_255_takes_zero_one_images():
 
 # -- end to end --------------------------------------------------------------------------------------
 def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
-    """Three registry entries (1 epoch, a tiny cnn_plus and speedrun model), every runtime, the three files."""
+    """Four registry entries (1 epoch, a tiny cnn_plus and the two speedrun rungs' models), every runtime, the
+    three files; the speedrun entries train the rungs the speedrun module names."""
     import signbench.studies.sota as sota
     import signbench.studies.speedrun as speedrun
     from signbench.cli import main
@@ -124,9 +125,13 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
     write_sign_csv(tmp_path / "sign_mnist_train.csv.gz", *make_images(24 * 4, 0))
     write_sign_csv(tmp_path / "sign_mnist_test.csv.gz", *make_images(24 * 3, 1))
     monkeypatch.setattr(sota, "BASE_RECIPE", sota.Recipe(filters=(4,), dense=8))
-    monkeypatch.setattr(speedrun, "RECIPE", dataclasses.replace(speedrun.RECIPE, filters=(4, 8)))
+    tiny = [dataclasses.replace(speedrun.RECIPE, name="S", filters=(4, 8)),
+            dataclasses.replace(speedrun.RECIPE, name="T", filters=(2, 4, 8), fused_augment=True)]
+    monkeypatch.setattr(speedrun, "RUNGS", tuple(tiny))
+    monkeypatch.setattr(speedrun, "SPEED_RUNG", "S")
+    monkeypatch.setattr(speedrun, "DEPLOYABLE_RUNG", "T")
     out = tmp_path / "out"
-    models = ("baseline", "cnn_plus", "speedrun")
+    models = ("baseline", "cnn_plus", "speedrun", "deployable")
     assert main(["pareto", "--out", str(out), "--data-dir", str(tmp_path), "--epochs", "1", "--rounds", "25",
                  "--warmup", "2", "--seed", "3", "--models", ",".join(models)]) == 0
     assert "front:" in capsys.readouterr().out
@@ -144,13 +149,15 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
         assert r["seed"] == "3" and r["rounds"] == "25" and r["epochs"] == "1" and r["data"] == "real"
     points = [(float(r["test_accuracy"]), float(r["p50_us"])) for r in rows]
     assert [r["on_front"] == "yes" for r in rows] == front(points) and any(r["on_front"] for r in rows)
-    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("speedrun", "tflite int8")]
+    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("deployable", "tflite int8")]
+    params = {r["model"]: int(r["params"]) for r in rows}
+    assert params["speedrun"] != params["deployable"]  # each entry trained its own rung
     size = {(r["model"], r["runtime"]): int(r["size_bytes"]) for r in rows}
     assert size[("baseline", "tflite int8")] < size[("baseline", "tflite float16")] < size[("baseline", "tflite float32")]
     assert size[("baseline", "keras")] == int(rows[0]["params"]) * 4  # float32 weights, no batch norm
 
     md = (out / "pareto.md").read_text()
-    assert "deployable model: speedrun (tflite int8)." in md
+    assert "deployable model: deployable (tflite int8)." in md
     assert "**p50**" in md and "Smoke run" in md and "Produced by: `signbench " in md
     for r in rows:
         if r["on_front"]:

@@ -41,6 +41,9 @@ def test_the_declared_ladder_is_what_the_issue_asks_and_a_climbs_to_b_only_by_ep
     assert dataclasses.replace(picks["Wf4"], name="C") == c and dataclasses.replace(picks["Af"], name="D") == d
     assert dataclasses.replace({r.name: r for r in speedrun.ROUNDS[3]}["T20"], name="E") == e  # round 3's pick
     assert speedrun.RECIPE is a and a.name == "A" and b.name == "B"
+    assert speedrun.rung(speedrun.SPEED_RUNG) is c and speedrun.rung(speedrun.DEPLOYABLE_RUNG) is e
+    with pytest.raises(ValueError, match="no rung 'Z'"):
+        speedrun.rung("Z")
     assert dataclasses.replace(a, name="B", epochs=b.epochs) == b
     assert speedrun.GOAL.mean_accuracy == 0.996 and speedrun.GOAL.min_accuracy == 0.995 and speedrun.GOAL.seeds == 5
     assert speedrun.REFERENCE_EPOCHS == 20 and speedrun.REFERENCE_BATCH == 128

@@ -9,7 +9,8 @@ from signbench.commands import command_line
 HELP = "accuracy against one-image latency for every model x runtime, with the Pareto front"
 DESCRIPTION = (
     "Train every 24-letter model (the course's baseline, regularized and cnn with the course's protocol, "
-    "cnn_plus with the sota recipe, the speedrun recipe's model, whose int8 TFLite is the deployable model) "
+    "cnn_plus with the sota recipe, the speedrun ladder's rung that met the accuracy goal, and its rung built for deployment, whose int8 "
+    "TFLite is the deployable model) "
     "on the train CSV, convert each to TFLite float32, float16, dynamic and "
     "int8 (int8 calibrated on train images), and measure, in one run, each model under each runtime "
     "(Keras call, tf.function, the four TFLite modes through Predictor): test accuracy on the whole test "

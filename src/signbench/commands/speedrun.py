@@ -52,15 +52,15 @@ def run(args) -> int:
     from signbench.studies.speedrun import (
         REFERENCE_EPOCHS,
         ROUNDS,
-        RUNGS,
         SpeedrunConfig,
+        rung,
         validate,
         write,
         write_validation,
     )
     from signbench.studies.speedrun import run as speedrun
 
-    recipe = next(r for r in RUNGS if r.name == args.rung)
+    recipe = rung(args.rung)
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
 

@@ -62,7 +62,8 @@ import numpy as np
 from signbench.seeds import derive
 
 __all__ = [
-    "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "ROUNDS", "RUNGS", "Recipe", "Speedrun",
+    "DEPLOYABLE_RUNG", "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "ROUNDS", "RUNGS", "Recipe",
+    "SPEED_RUNG", "Speedrun", "rung",
     "SpeedrunConfig", "VALIDATION_FRACTION", "choose", "choose_deployable", "goal_met", "predict_tta", "reference", "run", "shifted_views",
     "summarize", "train", "validate", "validation_parts", "write", "write_validation",
 ]
@@ -114,6 +115,19 @@ RUNGS: tuple[Recipe, ...] = (
     Recipe("E", filters=(12, 24, 48), epochs=20, fused_augment=True),
 )
 RECIPE = RUNGS[0]
+#: The rung that met the accuracy goal within the resolved time bar (results/speedrun_rung_c.md) and the
+#: rung built for the deployable goal (results/speedrun_rung_e.md): what ``signbench pareto`` measures as
+#: "the speedrun model" and "the deployable model".
+SPEED_RUNG = "C"
+DEPLOYABLE_RUNG = "E"
+
+
+def rung(name: str) -> Recipe:
+    """The ladder's rung called ``name``."""
+    found = [r for r in RUNGS if r.name == name]
+    if not found:
+        raise ValueError(f"no rung {name!r}; the rungs are {', '.join(r.name for r in RUNGS)}")
+    return found[0]
 
 #: The recipes :func:`validate` compares, per validation round, each round declared in code before its run.
 #: Round 1 (stop 33; A and B as the yardstick): two lengths between and beyond A's and B's, and a model twice
