@@ -6,7 +6,8 @@ blocks of [3x3 conv (no bias) - batch norm - ReLU - 2x2 max pool] (28 -> 14 -> 7
 three blocks), then a flatten, dropout and the softmax head: about 37,000 parameters and about 2 million
 multiply-adds per image. Augmentation (small rotations, shifts and zoom; never flips, a mirrored hand can
 be another letter) is the same preprocessing block as ``cnn_plus`` (:func:`signbench.models.plus.augmentation`),
-active only in training.
+Keras's three layers or, with ``fused_augment``, the same ranges as one affine transform
+(:class:`signbench.models.plus.RandomAffine`), active only in training.
 
 Input: float images in [0, 1] (the course's normalization), so every converter and ``Predictor`` path
 that serves the course models serves this one too. Keras 3 APIs only (runs on the JAX backend).

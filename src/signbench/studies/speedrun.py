@@ -28,22 +28,22 @@ split of the train CSV cannot tell recipes apart (each validation image has a ne
 median best correlation 0.9999, results/leakage.json), so the split holds out whole groups of near
 duplicates (:func:`signbench.data.explore.near_duplicate_groups` at correlation >= :data:`GROUP_MIN_CORR`,
 :func:`signbench.data.split.group_holdout` of :data:`VALIDATION_FRACTION` of the groups): photos the
-model has seen no view of, as in the test CSV. :data:`CANDIDATES` (rungs A and B among them, as the
-yardstick) were declared in code before that run, and so was the rule (:func:`choose`): among the
+model has seen no view of, as in the test CSV. Round 1's candidates (``ROUNDS[1]``, rungs A and B among them, as
+the yardstick) were declared in code before that run, and so was the rule (:func:`choose`): among the
 candidates whose mean ratio to the reference (trained on the same validation-train part, same run) is
 within the issue's resolved bar (:attr:`Goal.resolved_ratio`), the one with the highest mean validation
 accuracy (with test-time augmentation); ties at four decimals go to the lower ratio. If the rule picks A or
 B, nothing new is run on the test CSV; otherwise the pick becomes rung ``C`` and runs once, 5 seeds.
 
-Round 1 chose none (every candidate over 0.25x on the machine it ran on). Round 3 (declared after rungs C
-and D ran) is for the deployable rule alone (its pick becomes rung ``E``); since then latency is timed in
-:data:`LATENCY_BLOCKS` blocks and each percentile is the median of the blocks' (see there why). Round 2 (:data:`ROUNDS`, declared
+Round 1 chose none (every candidate over 0.25x on the machine it ran on). Round 2 (:data:`ROUNDS`, declared
 at stop 34 before its run) adds the augmentation as one fused affine transform and, for the deployable
 goal, a second rule (:func:`choose_deployable`): every candidate's first-seed int8 model is timed against the
 reference's int8 model in the same interleaved rounds; among those with p50 and p99 both within the
 goal's fraction, the highest worst-seed int8 validation accuracy. The same protocol follows from it: the
 speed pick becomes rung ``C`` and the deployable pick rung ``D`` (one rung if they are the same recipe),
-each run once, 5 seeds, on the test CSV; a pick that is A or B runs nothing new.
+each run once, 5 seeds, on the test CSV; a pick that is A or B runs nothing new. Round 3 (declared after
+rungs C and D ran) is for the deployable rule alone (its pick becomes rung ``E``); since then latency is
+timed in :data:`LATENCY_BLOCKS` blocks and each percentile is the median of the blocks' (see there why).
 
 Keras 3 APIs only on the recipe's path (no tf.data, no TensorFlow-only option), so it runs on the JAX
 backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (``int8=False``) elsewhere.
