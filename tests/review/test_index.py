@@ -109,7 +109,7 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     ref = {"model": "cnn (course, reference)", "epochs": 20, "batch_size": 128, "train_seconds": 400.0,
            "test_accuracy": 0.91}
     lat = [{"seed": 0, "model": "speednet int8 (seed 0)", "runtime": "LiteRT int8 via Predictor", "p50_us": 40.0,
-            "p99_us": 60.0}, {"seed": 0, "model": "cnn int8", "runtime": "LiteRT int8 via Predictor", "p50_us": 160.0,
+            "p99_us": 60.0}, {"seed": 0, "model": speedrun.REFERENCE_INT8, "runtime": "LiteRT int8 via Predictor", "p50_us": 160.0,
                               "p99_us": 200.0}]
     speedrun.write(d, speedrun.Speedrun(rows, ref, lat), command="signbench speedrun --out results")
     val = {"A": speedrun.Speedrun([{**r, "test_accuracy": 0.99} for r in rows], ref)}

@@ -133,7 +133,8 @@ def test_goal_check_on_hand_made_rows():
     mid = speedrun.goal_met(rows([0.999] * 5, 0.2))
     assert mid["ratio_goal"] is False and mid["ratio_resolved"] is True and mid["int8_goal"] is None
     assert not speedrun.goal_met(rows([0.999] * 5, 0.2, [0.999, 0.999, 0.999, 0.999, 0.994]))["int8_goal"]
-    lat = [{"p50_us": 40.0, "p99_us": 60.0}, {"p50_us": 100.0, "p99_us": 110.0}]
+    lat = [{"model": "mine", "p50_us": 40.0, "p99_us": 60.0},
+           {"model": speedrun.REFERENCE_INT8, "p50_us": 100.0, "p99_us": 110.0}]
     s = speedrun.summarize(rows([0.999] * 5), lat)
     assert s["p50_fraction"] == pytest.approx(0.4) and s["latency_goal"] is False  # p99 0.545x > 0.5x
 

@@ -62,9 +62,9 @@ import numpy as np
 from signbench.seeds import derive
 
 __all__ = [
-    "DEPLOYABLE_RUNG", "GOAL", "GROUP_MIN_CORR", "RECIPE", "REFERENCE_EPOCHS", "ROUNDS", "RUNGS", "Recipe",
-    "SPEED_RUNG", "Speedrun", "rung",
-    "SpeedrunConfig", "VALIDATION_FRACTION", "choose", "choose_deployable", "goal_met", "predict_tta", "reference", "run", "shifted_views",
+    "DEPLOYABLE_RUNG", "GOAL", "GROUP_MIN_CORR", "LATENCY_BLOCKS", "RECIPE", "REFERENCE_EPOCHS", "REFERENCE_INT8",
+    "ROUNDS", "RUNGS", "Recipe", "SPEED_RUNG", "Speedrun", "SpeedrunConfig", "VALIDATION_FRACTION", "choose",
+    "choose_deployable", "goal_met", "latency_fractions", "predict_tta", "reference", "rung", "run", "shifted_views",
     "summarize", "train", "validate", "validation_parts", "write", "write_validation",
 ]
 
@@ -103,31 +103,11 @@ class Recipe:
         return ("augmented (one fused affine), " if self.fused_augment else "augmented, ") if self.augment else ""
 
 
-#: The ladder, in the order it is climbed. A and B were declared before any measured run; C and D are the
-#: picks of validation round 2's two rules (results/speedrun_validation_2.md: Wf4 by the speed rule, Af by
-#: the deployable rule), renamed, nothing else changed; E is round 3's deployable pick (T20,
-#: results/speedrun_validation_3.md), likewise.
-RUNGS: tuple[Recipe, ...] = (
-    Recipe("A", epochs=6),
-    Recipe("B", epochs=10),
-    Recipe("C", filters=(32, 64, 128), epochs=4, fused_augment=True),
-    Recipe("D", epochs=6, fused_augment=True),
-    Recipe("E", filters=(12, 24, 48), epochs=20, fused_augment=True),
-)
-RECIPE = RUNGS[0]
-#: The rung that met the accuracy goal within the resolved time bar (results/speedrun_rung_c.md) and the
-#: rung built for the deployable goal (results/speedrun_rung_e.md): what ``signbench pareto`` measures as
-#: "the speedrun model" and "the deployable model".
-SPEED_RUNG = "C"
-DEPLOYABLE_RUNG = "E"
+#: The ladder's first two rungs (:data:`RUNGS` is the whole ladder, after the validation rounds).
+_A, _B = Recipe("A", epochs=6), Recipe("B", epochs=10)
+#: Round 2's candidate that round 3 repeats as its yardstick.
+_DF = Recipe("Df", epochs=16, fused_augment=True)
 
-
-def rung(name: str) -> Recipe:
-    """The ladder's rung called ``name``."""
-    found = [r for r in RUNGS if r.name == name]
-    if not found:
-        raise ValueError(f"no rung {name!r}; the rungs are {', '.join(r.name for r in RUNGS)}")
-    return found[0]
 
 #: The recipes :func:`validate` compares, per validation round, each round declared in code before its run.
 #: Round 1 (stop 33; A and B as the yardstick): two lengths between and beyond A's and B's, and a model twice
@@ -143,28 +123,56 @@ def rung(name: str) -> Recipe:
 #: 16 epochs) as the yardstick; with latency timed in :data:`LATENCY_BLOCKS` blocks.
 ROUNDS: dict[int, tuple[Recipe, ...]] = {
     1: (
-        *RUNGS[:2],
+        _A,
+        _B,
         Recipe("A8", epochs=8),
         Recipe("W6", filters=(32, 64, 128), epochs=6),
         Recipe("W8", filters=(32, 64, 128), epochs=8),
     ),
     2: (
-        RUNGS[0],
+        _A,
         Recipe("Af", epochs=6, fused_augment=True),
         Recipe("Bf", epochs=10, fused_augment=True),
-        Recipe("Df", epochs=16, fused_augment=True),
+        _DF,
         Recipe("Mf6", filters=(24, 48, 96), epochs=6, fused_augment=True),
         Recipe("Wf4", filters=(32, 64, 128), epochs=4, fused_augment=True),
         Recipe("Wf6", filters=(32, 64, 128), epochs=6, fused_augment=True),
     ),
     3: (
-        Recipe("Df", epochs=16, fused_augment=True),
+        _DF,
         Recipe("N12", filters=(8, 16, 32), epochs=12, fused_augment=True),
         Recipe("N20", filters=(8, 16, 32), epochs=20, fused_augment=True),
         Recipe("T12", filters=(12, 24, 48), epochs=12, fused_augment=True),
         Recipe("T20", filters=(12, 24, 48), epochs=20, fused_augment=True),
     ),
 }
+
+
+def _pick(round_: int, candidate: str, name: str) -> Recipe:
+    """Round ``round_``'s candidate ``candidate`` as the rung ``name`` (renamed, nothing else changed)."""
+    return dataclasses.replace(next(r for r in ROUNDS[round_] if r.name == candidate), name=name)
+
+
+#: The ladder, in the order it is climbed. A and B were declared before any measured run; C and D are the
+#: picks of validation round 2's two rules (results/speedrun_validation_2.md: Wf4 by the speed rule, Af by
+#: the deployable rule), E is round 3's deployable pick (T20, results/speedrun_validation_3.md).
+RUNGS: tuple[Recipe, ...] = (_A, _B, _pick(2, "Wf4", "C"), _pick(2, "Af", "D"), _pick(3, "T20", "E"))
+RECIPE = RUNGS[0]
+#: The rung that met the accuracy goal within the resolved time bar (results/speedrun_rung_c.md) and the
+#: rung built for the deployable goal (results/speedrun_rung_e.md): what ``signbench pareto`` measures as
+#: "the speedrun model" and "the deployable model".
+SPEED_RUNG = "C"
+DEPLOYABLE_RUNG = "E"
+
+
+def rung(name: str) -> Recipe:
+    """The ladder's rung called ``name``."""
+    found = [r for r in RUNGS if r.name == name]
+    if not found:
+        raise ValueError(f"no rung {name!r}; the rungs are {', '.join(r.name for r in RUNGS)}")
+    return found[0]
+
+
 #: Latency is timed in this many interleaved blocks (of ``latency_rounds`` rounds each) and each percentile is
 #: the median of the blocks' (since stop 34, declared before the runs that use it). Why: in validation round 2
 #: (one block of 2000 rounds) four candidates with the same int8 graph came out at p99 0.23x-0.87x the
@@ -431,6 +439,11 @@ def latency_fractions(latency: list[dict]) -> dict[str, tuple[float, float]]:
     return {r["model"]: (r["p50_us"] / ref["p50_us"], r["p99_us"] / ref["p99_us"]) for r in latency if r is not ref}
 
 
+def _fast_enough(fractions: tuple[float, float], goal: Goal) -> bool:
+    """Both (p50, p99) fractions of the reference's latency within the goal's."""
+    return all(f <= goal.latency_fraction for f in fractions)
+
+
 def choose_deployable(runs: dict[str, Speedrun], latency: list[dict], goal: Goal = GOAL) -> str | None:
     """The declared rule for the deployable model (round 2 on): among the candidates whose first-seed int8
     model's p50 and p99 are both <= ``goal.latency_fraction`` of the reference int8 model's (timed in the
@@ -440,8 +453,7 @@ def choose_deployable(runs: dict[str, Speedrun], latency: list[dict], goal: Goal
     scored = []
     for name, out in runs.items():
         int8 = [r["int8_test_accuracy"] for r in out.rows if "int8_test_accuracy" in r]
-        p50, p99 = fractions.get(name, (math.inf, math.inf))
-        if int8 and p50 <= goal.latency_fraction and p99 <= goal.latency_fraction:
+        if int8 and _fast_enough(fractions.get(name, (math.inf, math.inf)), goal):
             scored.append((round(min(int8), 4), -goal_met(out.rows, goal)["mean_ratio"], name))
     return max(scored)[2] if scored else None
 
@@ -467,11 +479,10 @@ def goal_met(rows: list[dict], goal: Goal = GOAL) -> dict:
 def summarize(rows: list[dict], latency: list[dict], goal: Goal = GOAL) -> dict:
     """``goal_met`` plus the latency ratios (deployable / course CNN int8)."""
     s = goal_met(rows, goal)
-    if len(latency) == 2:
-        mine, ref = latency
-        s["p50_fraction"] = mine["p50_us"] / ref["p50_us"]
-        s["p99_fraction"] = mine["p99_us"] / ref["p99_us"]
-        s["latency_goal"] = bool(s["p50_fraction"] <= goal.latency_fraction and s["p99_fraction"] <= goal.latency_fraction)
+    fractions = list(latency_fractions(latency).values())
+    if len(fractions) == 1:  # a rung's table: its model and the reference's
+        s["p50_fraction"], s["p99_fraction"] = fractions[0]
+        s["latency_goal"] = _fast_enough(fractions[0], goal)
     return s
 
 
