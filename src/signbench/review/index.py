@@ -444,17 +444,24 @@ def _json(src: Source, name: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-#: The speedrun tables: the ladder's rungs, in the order they are climbed.
-SPEEDRUN_FILES = (("speedrun.csv", "rung A"), ("speedrun_rung_b.csv", "rung B"), ("speedrun_rung_c.csv", "rung C"),
-                  ("speedrun_rung_d.csv", "rung D"), ("speedrun_rung_e.csv", "rung E"))
-#: The validation rounds that chose the next rungs (``signbench speedrun --validate --round N``).
-VALIDATION_FILES = (("speedrun_validation", "round 1"), ("speedrun_validation_2", "round 2"),
-                    ("speedrun_validation_3", "round 3"))
+def _speedrun_files(src: Source) -> list[tuple[str, str]]:
+    """(table, "rung X") of the ladder's rungs present, in the order they are climbed: ``speedrun.csv`` is
+    rung A's, ``speedrun_rung_<x>.csv`` rung X's (the stems ``signbench speedrun --stem`` was given)."""
+    rungs = sorted(p.name for p in src.root.glob("speedrun_rung_?.csv"))
+    return [("speedrun.csv", "rung A"), *((n, f"rung {n[-5].upper()}") for n in rungs)]
+
+
+def _validation_files(src: Source) -> list[tuple[str, str]]:
+    """(stem, "round N") of the validation rounds present (``signbench speedrun --validate --round N``: round 1
+    writes ``speedrun_validation``, round N > 1 ``speedrun_validation_N``), in round order."""
+    rounds = sorted(int(p.stem.rsplit("_", 1)[1]) for p in src.root.glob("speedrun_validation_*.json")
+                    if p.stem.rsplit("_", 1)[1].isdigit())
+    return [("speedrun_validation", "round 1"), *((f"speedrun_validation_{n}", f"round {n}") for n in rounds)]
 
 
 def screen_time_to_accuracy(src: Source) -> Screen:
     s = Screen("Time to accuracy: how fast does each recipe reach its accuracy?")
-    found = [(n, what, src.rows(n)) for n, what in SPEEDRUN_FILES]
+    found = [(n, what, src.rows(n)) for n, what in _speedrun_files(src)]
     found = [(n, what, rows) for n, what, rows in found if rows]
     if not found:
         s.blocks.append(_missing("speedrun.csv", what="time to accuracy"))
@@ -496,7 +503,7 @@ def screen_time_to_accuracy(src: Source) -> Screen:
                                     f"{_g(p50[i] / p50[1], 3)}, {_g(p99[i] / p99[1], 3)}" if p50[1] and p99[1] else "-"]
                                    for i, r in enumerate(lat)]))
             s.blocks += _produced(f"{stem}_latency.csv", src, lat)
-    for stem, what in VALIDATION_FILES:
+    for stem, what in _validation_files(src):
         val = _json(src, f"{stem}.json")
         if not val.get("summaries"):  # the next rung chosen on a validation split of the train CSV
             continue
