@@ -112,6 +112,11 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
             "p99_us": 60.0}, {"seed": 0, "model": speedrun.REFERENCE_INT8, "runtime": "LiteRT int8 via Predictor", "p50_us": 160.0,
                               "p99_us": 200.0}]
     speedrun.write(d, speedrun.Speedrun(rows, ref, lat), command="signbench speedrun --out results")
+    # a rung's named run whose latency rows have every thread count: the table shows each model's best
+    lat2 = [{**r, "interpreter_threads": t, "best": t == 1, "p50_us": r["p50_us"] * t, "p99_us": r["p99_us"] * t}
+            for r in lat for t in (1, 2)]
+    speedrun.write(d, speedrun.Speedrun(rows, ref, lat2), command="signbench speedrun --stem speedrun_rung_e_threads",
+                   stem="speedrun_rung_e_threads")
     val = {"A": speedrun.Speedrun([{**r, "test_accuracy": 0.99} for r in rows], ref)}
     speedrun.write_validation(d, {"runs": val, "recipes": {"A": speedrun.RUNGS[0]}, "chosen": None, "parts": {
         "train": 80, "validation": 20, "groups": 50, "held_groups": 10}}, command="signbench speedrun --validate")
@@ -128,6 +133,9 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     assert "met: True" in md and "time <= 0.10x: False; <= 0.25x: False" in md and "| 0.25, 0.3 |" in md
     # the latency table has no JSON of its own: its command is its study's
     assert "(speedrun_latency.md)), produced by: `signbench speedrun --out results`" in md
+    assert "The speedrun recipe, rung E (threads), against the course CNN" in md
+    assert "| speednet int8 (seed 0) | LiteRT int8 via Predictor | 1 | 40 | 60 | 0.25, 0.3 |" in md
+    assert "| speednet int8 (seed 0) | LiteRT int8 via Predictor | default | 40 | 60 | 0.25, 0.3 |" in md
     assert "10 of 50 near-duplicate groups" in md and "none (no candidate within 0.25x the reference)" in md
     assert "| A | 0.9900 | 0.9900 | 0.301 | rung A:" in md and "`signbench speedrun --validate`" in md
     for absent in ("pareto.csv", "cpu.csv", "train_speed.csv", "gpu.csv"):

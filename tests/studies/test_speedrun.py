@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from signbench.data.types import LabeledImages
+from signbench.meta import available_cores
 from signbench.studies import speedrun
 from signbench.testing.fixtures import make_images
 
@@ -115,8 +116,10 @@ def test_test_split_is_read_once_per_seed_and_only_after_training(monkeypatch, i
         assert _ratio_is_of_the_rows_seconds(r)
         assert 0 <= r["test_accuracy"] <= 1 and r["git_commit"] and r["cpu_flags"] is not None
         assert ("int8_test_accuracy" in r) == int8
+    per_model = available_cores()  # one row per interpreter thread count
     assert [row["model"] for row in result.latency] == (
-        ["speednet int8 (seed 0)", "cnn int8 (course, reference)"] if int8 else [])
+        ["speednet int8 (seed 0)"] * per_model + ["cnn int8 (course, reference)"] * per_model if int8 else [])
+    assert sum(row["best"] for row in result.latency) == (2 if int8 else 0)
     assert all(row["p99_us"] >= row["p50_us"] > 0 for row in result.latency)
 
 
@@ -193,6 +196,21 @@ def test_choose_deployable_takes_the_best_worst_int8_among_the_fast_enough():
     assert speedrun.choose_deployable(runs, []) is None
 
 
+def test_latency_fractions_read_each_models_fastest_thread_count():
+    def lat(name, threads, p50, p99, best):
+        return {"model": name, "interpreter_threads": threads, "p50_us": p50, "p99_us": p99, "best": best}
+
+    rows = [lat(speedrun.REFERENCE_INT8, 1, 120.0, 190.0, False), lat(speedrun.REFERENCE_INT8, 2, 80.0, 150.0, True),
+            lat("small", 1, 24.0, 60.0, True), lat("small", 2, 40.0, 80.0, False)]
+    assert speedrun.latency_fractions(rows) == {"small": (24.0 / 80.0, 60.0 / 150.0)}
+    # rows from before LATENCY_THREADS have no `best`: one per model, all count
+    old = [{k: v for k, v in r.items() if k != "best"} for r in rows if r["interpreter_threads"] == 2]
+    assert speedrun.latency_fractions(old) == {"small": (40.0 / 80.0, 80.0 / 150.0)}
+    s = speedrun.summarize([{"test_accuracy": 1.0, "ratio": 0.2}], rows)
+    assert s["p99_fraction"] == 60.0 / 150.0 and s["latency_goal"] is True
+    assert speedrun.summarize([{"test_accuracy": 1.0, "ratio": 0.2}], old)["latency_goal"] is False
+
+
 def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp_path):
     base = _tiny_set(60, 0)
     views = np.clip(base.images.astype(np.int16) + 30, 0, 255).astype(np.uint8)  # a second view of each image
@@ -208,6 +226,11 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, latency_rounds=20)
     found = speedrun.validate(train_set, candidates, config)
     assert {r["model"] for r in found["latency"]} == {"tiny", "tiny2", speedrun.REFERENCE_INT8}
+    counts = list(range(1, available_cores() + 1))
+    for name in ("tiny", "tiny2", speedrun.REFERENCE_INT8):  # every thread count, the fastest p50 marked best
+        mine = [r for r in found["latency"] if r["model"] == name]
+        assert [r["interpreter_threads"] for r in mine] == counts
+        assert [r for r in mine if r["best"]] == [min(mine, key=lambda r: r["p50_us"])]
     for r in found["latency"]:  # 5 blocks of 20 rounds; a median of the blocks' p99 is never above the pooled max
         assert r["blocks"] == speedrun.LATENCY_BLOCKS == 5 and r["rounds"] == 100
         assert 0 < r["p50_us"] <= r["p99_us"] and 0 < r["p50_us_pooled"] <= r["p99_us_pooled"]

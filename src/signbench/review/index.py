@@ -446,9 +446,14 @@ def _json(src: Source, name: str) -> dict:
 
 def _speedrun_files(src: Source) -> list[tuple[str, str]]:
     """(table, "rung X") of the ladder's rungs present, in the order they are climbed: ``speedrun.csv`` is
-    rung A's, ``speedrun_rung_<x>.csv`` rung X's (the stems ``signbench speedrun --stem`` was given)."""
-    rungs = sorted(p.name for p in src.root.glob("speedrun_rung_?.csv"))
-    return [("speedrun.csv", "rung A"), *((n, f"rung {n[-5].upper()}") for n in rungs)]
+    rung A's, ``speedrun_rung_<x>.csv`` rung X's and ``speedrun_rung_<x>_<what>.csv`` rung X's run named
+    ``<what>`` (the stems ``signbench speedrun --stem`` was given)."""
+    stems = sorted(p.stem for p in src.root.glob("speedrun_rung_*.csv") if not p.stem.endswith("_latency"))
+    named = []
+    for stem in stems:
+        letter, _, what = stem.removeprefix("speedrun_rung_").partition("_")
+        named.append((f"{stem}.csv", f"rung {letter.upper()}" + (f" ({what.replace('_', ' ')})" if what else "")))
+    return [("speedrun.csv", "rung A"), *named]
 
 
 def _validation_files(src: Source) -> list[tuple[str, str]]:
@@ -494,15 +499,18 @@ def screen_time_to_accuracy(src: Source) -> Screen:
                 b, p, title=f"Training time to a trained model ({w}; same run)", xlabel="seconds"),
                 f"Training time per seed and the reference ({what})"))
         s.blocks += _produced(name, src, rows)
-        lat = src.rows(f"{stem}_latency.csv")
-        if lat and len(lat) == 2:
+        every = src.rows(f"{stem}_latency.csv") or []
+        lat = [r for r in every if r.get("best", "True") == "True"]  # each model at its fastest thread count
+        if len(lat) == 2:
             p50 = [_num(r.get("p50_us")) for r in lat]
             p99 = [_num(r.get("p99_us")) for r in lat]
-            s.blocks.append(Table(["model", "runtime", "p50 us", "p99 us", "x the course CNN's (p50, p99)"],
-                                  [[r.get("model"), r.get("runtime"), _g(p50[i]), _g(p99[i]),
+            s.blocks.append(Table(["model", "runtime", "interpreter threads", "p50 us", "p99 us",
+                                   "x the course CNN's (p50, p99)"],
+                                  [[r.get("model"), r.get("runtime"), r.get("interpreter_threads") or "default",
+                                    _g(p50[i]), _g(p99[i]),
                                     f"{_g(p50[i] / p50[1], 3)}, {_g(p99[i] / p99[1], 3)}" if p50[1] and p99[1] else "-"]
                                    for i, r in enumerate(lat)]))
-            s.blocks += _produced(f"{stem}_latency.csv", src, lat)
+            s.blocks += _produced(f"{stem}_latency.csv", src, every)
     for stem, what in _validation_files(src):
         val = _json(src, f"{stem}.json")
         if not val.get("summaries"):  # the next rung chosen on a validation split of the train CSV
