@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import socket
-import threading
 import time
 
 import numpy as np
@@ -15,15 +12,14 @@ import pytest
 from signbench.data import REGISTRY, DataError, fetch, load
 from signbench.data.fetch import Source, download, fetch_bytes
 from signbench.data.formats.images import encode_image
+from signbench.testing import local_http
+from signbench.testing.local_http import QuietHandler, serve
 
 PAYLOAD = b"hello signbench " * 1000
 PNG = encode_image(np.full((4, 4, 1), 9, np.uint8))
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
+class Handler(QuietHandler):
     def do_GET(self):  # noqa: N802
         try:
             self._get()
@@ -60,22 +56,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(handler=Handler) as base:
+        yield base
 
 
 @pytest.fixture
 def closed_port_url():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}/x"
+    return local_http.closed_port_url("/x")
 
 
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

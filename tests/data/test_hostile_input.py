@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.server
 import io
 import json
 import struct
@@ -25,6 +24,7 @@ from signbench.data.formats.json import image_to_data_uri
 from signbench.data.formats.raw import RATIO_FLOOR, gunzip
 from signbench.data.formats.zip import extract_zip
 from signbench.testing.fuzz import Worker
+from signbench.testing.local_http import QuietHandler, serve
 from signbench.testing.strategies import FuzzCase, png_bomb
 
 HEADER4 = b"label,pixel1,pixel2,pixel3,pixel4\n"
@@ -285,10 +285,7 @@ def test_jsonl_gigantic_line(tmp_path, worker):
     assert _rejects(p, "line longer than", max_line_bytes=100).where == "line 1"
 
 
-class _Endless(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _Endless(QuietHandler):
     def do_GET(self):  # noqa: N802
         self.send_response(200)
         self.end_headers()  # no Content-Length: the body never ends
@@ -301,12 +298,8 @@ class _Endless(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endless_url():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/forever"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(handler=_Endless) as base:
+        yield f"{base}/forever"
 
 
 def _bounded(fn):

@@ -4,13 +4,10 @@ URL served from 127.0.0.1 (SHA-256-checked), offline failure, fine-tuning, and t
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 
 import keras
@@ -19,13 +16,9 @@ import pytest
 
 from signbench.errors import DataError
 from signbench.models import backbones as mt
+from signbench.testing.local_http import closed_port_url, serve
 
 hub_mod = pytest.importorskip("signbench.models.hub", reason="needs tensorflow_hub")
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +43,8 @@ def served(exported, tmp_path_factory):
     with tarfile.open(archive, "w:gz") as tar:
         for p in sorted(exported["dir"].rglob("*")):
             tar.add(p, arcname=str(p.relative_to(exported["dir"])), recursive=False)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/models/small/1", hashlib.sha256(archive.read_bytes()).hexdigest()
-    server.shutdown()
-    server.server_close()
+    with serve(root) as base:
+        yield f"{base}/models/small/1", hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
 def feature_model(clf):
@@ -118,16 +108,10 @@ def test_hub_url_download_verified_and_cached(served, exported, tmp_path, monkey
 
 
 def test_hub_url_offline_fails_fast(tmp_path, monkeypatch):
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
     monkeypatch.setenv("SIGNBENCH_CACHE", str(tmp_path))
     t = time.monotonic()
     with pytest.raises(DataError, match="cannot download the Hub module.*local SavedModel"):
-        hub_mod.hub_classifier(f"http://127.0.0.1:{port}/google/x/1", 3, (28, 28, 1))
+        hub_mod.hub_classifier(closed_port_url("/google/x/1"), 3, (28, 28, 1))
     assert time.monotonic() - t < 30
 
 

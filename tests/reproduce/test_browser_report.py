@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from signbench.testing.browser import inspect_page, launch, require_browser, serve
+from signbench.testing.browser import inspect_page, launch, require_browser
 from signbench.testing.contracts import check_png
 from signbench.testing.fixtures import block_images, write_sign_csv
+from signbench.testing.local_http import serve
 
 
 def write_csv(path: Path, per_class: int, seed: int) -> Path:
@@ -39,7 +40,7 @@ def csv_pair(tmp_path, monkeypatch) -> Path:
 def _check_report(run: Path, shot: Path, *, min_images: int) -> None:
     exe = require_browser()
     with serve(run) as base, launch(exe) as browser:
-        page = inspect_page(browser, base + "report.html", shot)
+        page = inspect_page(browser, f"{base}/report.html", shot)
     assert page.problems == [], page.problems
     assert len(page.images) >= min_images and all(i["naturalWidth"] > 0 for i in page.images), page.images
     assert all(i["src"].startswith("data:image/png;base64,") for i in page.images)  # self-contained

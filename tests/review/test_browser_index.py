@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from signbench.testing.browser import INSTALL_HINT, inspect_page, launch, require_browser, serve
+from signbench.testing.browser import INSTALL_HINT, inspect_page, launch, require_browser
 from signbench.testing.contracts import check_png
+from signbench.testing.local_http import serve
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -17,7 +18,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "results"
 def test_browser_opens_the_results_index(tmp_path):
     exe = require_browser()
     with serve(RESULTS) as base, launch(exe) as browser:
-        page = inspect_page(browser, base + "index.html", tmp_path / "index.png")
+        page = inspect_page(browser, f"{base}/index.html", tmp_path / "index.png")
     assert page.problems == [], page.problems
     assert page.title.startswith("signbench results")
     charts = sorted((RESULTS / "index").glob("*.png"))
@@ -44,7 +45,7 @@ def test_browser_check_catches_a_broken_page(tmp_path):
         '<script>console.error("boom"); undefinedFunction();</script></body></html>'
     )
     with serve(tmp_path) as base, launch(exe) as browser:
-        page = inspect_page(browser, base + "page.html")
+        page = inspect_page(browser, f"{base}/page.html")
     assert sorted(s.rsplit("/", 1)[-1] for s in page.broken_images) == ["broken.png", "missing.png"]
     broken = " ".join(page.broken_links)
     assert "nowhere.csv" in broken and "#gone" in broken and "example.org" in broken and "ok.png" not in broken

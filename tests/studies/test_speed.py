@@ -9,16 +9,8 @@ import pytest
 
 from signbench.studies import speed
 from signbench.studies.speed import PRESETS, RECOMMENDED, Worker, WorkerPool, serve
+from signbench.testing.fixtures import square_images as _easy
 from signbench.train.options import FAST
-
-
-def _easy(n: int = 256, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, size=n)
-    x = rng.integers(0, 30, size=(n, 28, 28, 1)).astype(np.uint8)
-    for i, c in enumerate(y):
-        x[i, 10:18, (4 if c == 0 else 16) : (12 if c == 0 else 24), 0] = 230
-    return x, y
 
 
 def test_labels_and_recommended_preset():

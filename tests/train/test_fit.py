@@ -7,6 +7,7 @@ import pytest
 
 from signbench.data.types import LabeledImages
 from signbench.plots import learning_curves
+from signbench.testing.fixtures import band_images
 from signbench.train import RunResult, as_arrays, fit
 
 SHAPE = (8, 8, 1)
@@ -15,12 +16,7 @@ CLASSES = 3
 
 def _data(n=96, seed=0):
     """Learnable synthetic images: each class lights up its own band of rows."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % CLASSES
-    x = rng.integers(0, 60, size=(n, *SHAPE)).astype(np.uint8)
-    for c in range(CLASSES):
-        x[y == c, 2 * c : 2 * c + 3] += 150
-    return LabeledImages(x, y, ["a", "b", "c"], source="synthetic")
+    return LabeledImages(*band_images(n, seed, CLASSES, SHAPE), ["a", "b", "c"], source="synthetic")
 
 
 @pytest.fixture(scope="module")

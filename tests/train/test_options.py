@@ -10,20 +10,10 @@ import numpy as np
 import pytest
 
 from signbench.data.pipeline import make_dataset
+from signbench.testing.fixtures import square_images as _easy
 from signbench.train.fit import TrainInput, fit
 from signbench.train.options import FAST, EarlyStop, FitOptions, Schedule, scaled_lr
 from signbench.train.tf_speed import configure_threads, onednn_enabled, onednn_env, thread_settings
-
-
-def _easy(n: int = 256, seed: int = 0):
-    """Two classes: bright square on the left or on the right (uint8 28x28x1)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, size=n)
-    x = rng.integers(0, 30, size=(n, 28, 28, 1)).astype(np.uint8)
-    for i, c in enumerate(y):
-        col = 4 if c == 0 else 16
-        x[i, 10:18, col : col + 8, 0] = 230
-    return x, y
 
 
 def test_scaled_lr():

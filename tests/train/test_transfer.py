@@ -4,10 +4,7 @@ alpha, the small backbone, the resize pipeline, the pretrain/save/compare/table 
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 import time
 
 import h5py
@@ -20,6 +17,7 @@ from signbench.errors import DataError
 from signbench.models import backbones as mt
 from signbench.models import inception_mixed7
 from signbench.testing.contracts import check_model_contract
+from signbench.testing.local_http import closed_port_url, serve
 
 pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
 
@@ -38,28 +36,8 @@ def trainable_count(model) -> int:
 def http_root(tmp_path_factory):
     """Serve a folder on 127.0.0.1 (a random free port); yields (folder, base URL)."""
     root = tmp_path_factory.mktemp("www")
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-
-def closed_port_url() -> str:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there now: connection refused at once
-    return f"http://127.0.0.1:{port}/w.h5"
+    with serve(root) as base:
+        yield root, base
 
 
 # ----------------------------------------------------------------------------- InceptionV3 (built once)
@@ -143,12 +121,12 @@ def test_inception_imagenet_downloads_and_verifies(inception_files, http_root, t
     cached = tmp_path / "cache" / "weights" / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert cached.read_bytes() == data
     # Offline now: the cached, verified file is used.
-    monkeypatch.setitem(mt.IMAGENET_WEIGHTS, "inception_v3", {**entry, "url": closed_port_url()})
+    monkeypatch.setitem(mt.IMAGENET_WEIGHTS, "inception_v3", {**entry, "url": closed_port_url("/w.h5")})
     assert mt.fetch_imagenet() == cached
 
 
 def test_imagenet_offline_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
-    entry = {**mt.IMAGENET_WEIGHTS["inception_v3"], "url": closed_port_url()}
+    entry = {**mt.IMAGENET_WEIGHTS["inception_v3"], "url": closed_port_url("/w.h5")}
     monkeypatch.setitem(mt.IMAGENET_WEIGHTS, "inception_v3", entry)
     monkeypatch.setenv("SIGNBENCH_CACHE", str(tmp_path))
     t = time.monotonic()

@@ -1,8 +1,8 @@
 """signbench.train.tune: seeded Hyperband over the course hypermodel, every trial COMPLETED, best model retrained."""
 
-import numpy as np
 import pytest
 
+from signbench.testing.fixtures import band_images
 from signbench.train import tune as tune_mod
 from signbench.train.tune import TuningError, require_tensorboard, tune
 
@@ -12,12 +12,7 @@ SHAPE, CLASSES = (8, 8, 1), 3
 
 
 def _data(n, seed):
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % CLASSES
-    x = rng.integers(0, 60, size=(n, *SHAPE)).astype(np.uint8)
-    for c in range(CLASSES):
-        x[y == c, 2 * c : 2 * c + 3] += 120
-    return x, y
+    return band_images(n, seed, CLASSES, SHAPE)
 
 
 def test_hyperband_tiny_budget_completes_and_retrains(tmp_path):

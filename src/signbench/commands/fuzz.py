@@ -56,24 +56,6 @@ def _metadata(args) -> dict:
     }
 
 
-def _save(examples: dict, fmt: str, root: Path) -> None:
-    import json
-
-    for k, (key, (case, outcome)) in enumerate(sorted(examples.items())):
-        d = root / f"{fmt}-{k}"
-        d.mkdir(parents=True, exist_ok=True)
-        for rel, data in case.files:
-            p = d / "input" / rel
-            if data is None:
-                p.mkdir(parents=True, exist_ok=True)
-            else:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(data)
-        (d / "case.json").write_text(json.dumps({
-            "failure": key, "kind": outcome.kind, "message": outcome.message, "source": f"input/{case.source}",
-            "options": case.options, "mutations": list(case.mutations)}, indent=1, default=str) + "\n")
-
-
 def run(args: argparse.Namespace) -> int:
     from signbench.errors import UserError
 
@@ -82,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("signbench fuzz needs hypothesis: python3 -m pip install -e '.[test]'") from None
     from signbench.results import markdown_table, write_table
-    from signbench.testing.fuzz import Worker, campaign
+    from signbench.testing.fuzz import Worker, campaign, save_examples
 
     if args.per_format < 1:
         raise UserError(f"--per-format must be at least 1, got {args.per_format}")
@@ -104,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 failure_rows.append([fmt, n, key, outcome.message[:160], "; ".join(case.mutations)[:160]])
                 print(f"  {n} x {key}", flush=True)
             if args.save_failures is not None and counts.examples:
-                _save(counts.examples, fmt, args.save_failures)
+                save_examples(counts.examples, fmt, args.save_failures)
     footer = ["## Failures", ""]
     footer += (markdown_table(["format", "inputs", "failure", "first message", "its mutations"], failure_rows)
                if failure_rows else ["None: every input loaded into a valid dataset or raised a DataError naming the file."])

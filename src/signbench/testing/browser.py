@@ -5,9 +5,9 @@ needed: :func:`chromium_path` finds the system Chromium (``$SIGNBENCH_CHROMIUM``
 ``chromium-browser`` on PATH, from Debian's ``chromium`` package: ``apt-get install -y chromium``).
 
 :func:`require_browser` skips a test with the install hint where the browser or Playwright is missing,
-except in CI (``CI=true``), where it fails. :func:`serve` serves a folder over HTTP on localhost (so that
-links and images load as they would from a web server), and :func:`inspect_page` opens a page and
-reports what a reader would see broken: images that do not decode (``naturalWidth == 0``), links that do
+except in CI (``CI=true``), where it fails. :func:`signbench.testing.local_http.serve` serves a folder over
+HTTP on localhost (so that links and images load as they would from a web server), and :func:`inspect_page`
+opens a page and reports what a reader would see broken: images that do not decode (``naturalWidth == 0``), links that do
 not resolve (same-site links fetched, ``#anchors`` looked up), console errors and uncaught exceptions,
 failed requests, and the tables with their row counts; it saves a full-page screenshot.
 """
@@ -15,11 +15,8 @@ failed requests, and the tables with their row counts; it saves a full-page scre
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +24,7 @@ from urllib.parse import urldefrag, urlparse
 
 import pytest
 
-__all__ = ["INSTALL_HINT", "PageReport", "chromium_path", "inspect_page", "launch", "require_browser", "serve"]
+__all__ = ["INSTALL_HINT", "PageReport", "chromium_path", "inspect_page", "launch", "require_browser"]
 
 INSTALL_HINT = (
     "install Debian's Chromium and Playwright: `apt-get install -y chromium && python3 -m pip install "
@@ -81,26 +78,6 @@ def launch(executable: str) -> Iterator:
             yield browser
         finally:
             browser.close()
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # no request log on stderr
-        pass
-
-
-@contextlib.contextmanager
-def serve(folder: str | os.PathLike) -> Iterator[str]:
-    """Serve ``folder`` on 127.0.0.1 (a free port) in a thread; yields the base URL ("http://.../")."""
-    handler = functools.partial(_Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass

@@ -27,7 +27,8 @@ from signbench.data.formats.json import image_to_data_uri
 from signbench.data.types import SIGN_LETTERS, SIGN_RAW_LABELS
 from signbench.seeds import rng
 
-__all__ = ["DEFECTS", "dirty_rows", "make_images", "write_fixtures", "write_sign_csv"]
+__all__ = ["DEFECTS", "band_images", "block_images", "dirty_rows", "make_images", "square_images", "write_fixtures",
+           "write_sign_csv"]
 
 DEFECTS = ("duplicate", "non_numeric", "null", "out_of_range")
 
@@ -60,6 +61,29 @@ def write_sign_csv(path: str | Path, images: np.ndarray, labels) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
     return path
+
+
+def square_images(n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two learnable classes of uint8 28x28x1 images: a bright 8x8 square on the left (class 0) or on the
+    right (class 1) of noise; and their class indices."""
+    g = np.random.default_rng(seed)
+    y = g.integers(0, 2, size=n)
+    x = g.integers(0, 30, size=(n, 28, 28, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        col = 4 if c == 0 else 16
+        x[i, 10:18, col : col + 8, 0] = 230
+    return x, y
+
+
+def band_images(n: int, seed: int, classes: int = 3, shape=(8, 8, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """Tiny learnable uint8 images (``shape``) of ``classes`` classes in turn: each lights up its own band of
+    three rows over noise; and their class indices."""
+    g = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    x = g.integers(0, 60, size=(n, *shape)).astype(np.uint8)
+    for c in range(classes):
+        x[y == c, 2 * c : 2 * c + 3] += 150
+    return x, y
 
 
 def block_images(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

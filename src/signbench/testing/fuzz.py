@@ -39,7 +39,9 @@ __all__ = [
     "campaign",
     "first_check",
     "judge",
+    "save_examples",
     "serve",
+    "write_files",
 ]
 
 #: The watchdog: a single load running longer than this is a hang (generous: loads take milliseconds).
@@ -188,6 +190,31 @@ def first_check(fmt: str, source: str, options: dict) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ the worker
+def write_files(root: Path, files) -> None:
+    """A case's files under ``root``: (relative path, bytes) pairs, ``None`` for a folder."""
+    for rel, data in files:
+        p = root / rel
+        if data is None:
+            p.mkdir(parents=True, exist_ok=True)
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+
+
+def save_examples(examples: dict, fmt: str, root: Path) -> None:
+    """One folder per distinct failure of ``fmt`` (a :class:`Counts`' ``examples``) under ``root``: its input
+    files in ``input/`` and ``case.json`` (the failure, its message, the source, options and mutations)."""
+    import json
+
+    for k, (key, (case, outcome)) in enumerate(sorted(examples.items())):
+        d = root / f"{fmt}-{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        write_files(d / "input", case.files)
+        (d / "case.json").write_text(json.dumps({
+            "failure": key, "kind": outcome.kind, "message": outcome.message, "source": f"input/{case.source}",
+            "options": case.options, "mutations": list(case.mutations)}, indent=1, default=str) + "\n")
+
+
 def _write_frame(fd: int, obj) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(struct.pack(">Q", len(data)) + data)
@@ -243,13 +270,7 @@ def serve() -> None:
             case_dir = base / "case"
             shutil.rmtree(case_dir, ignore_errors=True)
             case_dir.mkdir()
-            for rel, data in files:
-                p = case_dir / rel
-                if data is None:
-                    p.mkdir(parents=True, exist_ok=True)
-                else:
-                    p.parent.mkdir(parents=True, exist_ok=True)
-                    p.write_bytes(data)
+            write_files(case_dir, files)
             src = str(case_dir / source) if source != "." else str(case_dir)
             out = judge(load, src, dict(options))
             out = Outcome(out.status, out.kind, out.message.replace(str(case_dir), "<case>"),
