@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signbench.studies.pareto import MODELS, RUNTIMES, dominates, front, select
+from signbench.meta import available_cores
+from signbench.studies.pareto import KERAS_RUNTIMES, MODELS, RUNTIMES, dominates, front, runtime_name, select
 
 pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
 
@@ -99,6 +100,8 @@ def test_registry_and_runtimes():
     assert [e.name for e in select(["cnn", "baseline"])] == ["baseline", "cnn"]  # registry order
     with pytest.raises(ValueError, match="nope"):
         select(["cnn", "nope"])
+    assert runtime_name("keras", None) == "keras"
+    assert runtime_name("tflite int8", 1) == "tflite int8 (1 thread)" and runtime_name("tflite int8", 2).endswith("(2 threads)")
 
 
 def test_from_255_takes_zero_one_images():
@@ -141,7 +144,10 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
                 "deployable", "seed", "git_commit", "tensorflow", "keras", "backend", "device", "cpu_flags",
                 "threads"}
     assert required <= set(rows[0])
-    assert [(r["model"], r["runtime"]) for r in rows] == [(m, rt) for m in models for rt in RUNTIMES]
+    counts = list(range(1, available_cores() + 1))  # every TFLite runtime at every interpreter thread count
+    runtimes = [*KERAS_RUNTIMES, *(runtime_name(rt, t) for rt in RUNTIMES[len(KERAS_RUNTIMES):] for t in counts)]
+    assert [(r["model"], r["runtime"]) for r in rows] == [(m, rt) for m in models for rt in runtimes]
+    assert [r["interpreter_threads"] for r in rows[:len(runtimes)]] == ["", ""] + [str(t) for t in counts] * 4
     for r in rows:
         assert 0.0 <= float(r["test_accuracy"]) <= 1.0
         assert 0.0 < float(r["p50_us"]) <= float(r["p99_us"])
@@ -149,15 +155,18 @@ def test_pareto_command_end_to_end(tmp_path, monkeypatch, capsys):
         assert r["seed"] == "3" and r["rounds"] == "25" and r["epochs"] == "1" and r["data"] == "real"
     points = [(float(r["test_accuracy"]), float(r["p50_us"])) for r in rows]
     assert [r["on_front"] == "yes" for r in rows] == front(points) and any(r["on_front"] for r in rows)
-    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("deployable", "tflite int8")]
+    int8 = [r for r in rows if r["model"] == "deployable" and r["runtime"].startswith("tflite int8 (")]
+    fastest = min(int8, key=lambda r: float(r["p50_us"]))  # the deployable mark: its fastest thread count
+    assert [(r["model"], r["runtime"]) for r in rows if r["deployable"]] == [("deployable", fastest["runtime"])]
     params = {r["model"]: int(r["params"]) for r in rows}
     assert params["speedrun"] != params["deployable"]  # each entry trained its own rung
     size = {(r["model"], r["runtime"]): int(r["size_bytes"]) for r in rows}
-    assert size[("baseline", "tflite int8")] < size[("baseline", "tflite float16")] < size[("baseline", "tflite float32")]
+    one = runtime_name("tflite int8", 1), runtime_name("tflite float16", 1), runtime_name("tflite float32", 1)
+    assert size[("baseline", one[0])] < size[("baseline", one[1])] < size[("baseline", one[2])]
     assert size[("baseline", "keras")] == int(rows[0]["params"]) * 4  # float32 weights, no batch norm
 
     md = (out / "pareto.md").read_text()
-    assert "deployable model: deployable (tflite int8)." in md
+    assert f"deployable model, at its fastest thread count: deployable ({fastest['runtime']})." in md
     assert "**p50**" in md and "Smoke run" in md and "Produced by: `signbench " in md
     for r in rows:
         if r["on_front"]:

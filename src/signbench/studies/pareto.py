@@ -29,7 +29,13 @@ The runtimes, each timed on one test image (batch 1):
 - ``tflite float32`` / ``float16`` / ``dynamic`` / ``int8``: :func:`signbench.deploy.convert.convert`
   in that mode (int8 calibrated on :func:`~signbench.deploy.convert.representative_sample` of the TRAIN
   images), run by :class:`signbench.deploy.predictor.Predictor` on the image's uint8 pixels (the
-  Predictor scales them, or for int8 flips their top bit, inside the timed call).
+  Predictor scales them, or for int8 flips their top bit, inside the timed call), at every interpreter
+  thread count of ``Timing.threads`` (1 up to the available cores): each count is a point of its own,
+  named ``tflite MODE (N thread[s])`` with ``interpreter_threads`` N, so a model whose one-image ops are too
+  small to split is not measured only at a setting no one would deploy it with (since stop 35, declared
+  before the run that uses it; the speedrun's latency protocol made the same change, see
+  ``signbench.studies.speedrun.LATENCY_THREADS``). The deployable model's mark goes to its runtime's
+  fastest-p50 thread count.
 
 Timing: every model x runtime pair is timed interleaved in one loop (:func:`signbench.deploy.latency.
 interleaved_us`): ``Timing.warmup`` untimed rounds, then ``Timing.rounds`` rounds, each calling every
@@ -51,7 +57,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +69,21 @@ from signbench.seeds import derive
 
 __all__ = [
     "KERAS_RUNTIMES", "MODELS", "RUNTIMES", "SHOWN", "Entry", "Timing", "TrainBudget", "dominates", "front",
-    "measure", "run", "select", "train_models", "write",
+    "measure", "run", "runtime_name", "select", "thread_counts", "train_models", "write",
 ]
 
 #: The runtimes that run the Keras model itself (the rest are TFLite conversions).
 KERAS_RUNTIMES = ("keras", "tf.function")
 
 
-#: Every runtime, in the order the table lists them.
+#: Every runtime, in the order the table lists them (each TFLite one at every interpreter thread count).
 RUNTIMES = (*KERAS_RUNTIMES, *(f"tflite {m}" for m in MODES))
+
+
+def runtime_name(runtime: str, threads: int | None) -> str:
+    """A row's runtime: ``runtime`` itself for the Keras runtimes (``threads`` None), else with its
+    interpreter thread count, e.g. ``tflite int8 (1 thread)``."""
+    return runtime if threads is None else f"{runtime} ({threads} thread{'s' if threads != 1 else ''})"
 
 
 # -- the front ---------------------------------------------------------------------------------------
@@ -101,14 +113,24 @@ class Timing:
 
     rounds: int = 500
     warmup: int = 30
+    #: Interpreter thread counts every TFLite runtime is timed at (None: 1 up to the available cores).
+    threads: tuple[int, ...] | None = None
     #: Images per batch when measuring accuracy on the test CSV (not timed).
     accuracy_batch: int = 256
     #: int8 calibration images, drawn (seeded) from the TRAIN images.
     calibration: int = 256
 
     def __post_init__(self):
-        if self.rounds < 1 or self.warmup < 0 or self.accuracy_batch < 1 or self.calibration < 1:
+        if (self.rounds < 1 or self.warmup < 0 or self.accuracy_batch < 1 or self.calibration < 1
+                or (self.threads is not None and (not self.threads or min(self.threads) < 1))):
             raise ValueError(f"invalid timing {self}")
+
+
+def thread_counts(timing: Timing) -> tuple[int, ...]:
+    """The interpreter thread counts of ``timing`` (its own, else 1 up to the available cores)."""
+    from signbench.meta import available_cores
+
+    return tuple(timing.threads or range(1, available_cores() + 1))
 
 
 @dataclass(frozen=True)
@@ -250,7 +272,7 @@ class _Pair:
     size_bytes: int
     size_kind: str
     deployable: bool
-    extra: dict = field(default_factory=dict)
+    threads: int | None = None
 
 
 def _pairs(trained: Trained, test: LabeledImages, calibration: np.ndarray, timing: Timing) -> list[_Pair]:
@@ -288,15 +310,18 @@ def _pairs(trained: Trained, test: LabeledImages, calibration: np.ndarray, timin
     for mode in MODES:
         flat = convert(model, mode, representative=calibration if mode == "int8" else None)
         accuracy = Predictor(flat).accuracy(x8, y, batch_size=step)
-        p = Predictor(flat)  # a fresh one for timing, at batch 1
         runtime = f"tflite {mode}"
-        pairs.append(_Pair(name, runtime, lambda p=p: p.predict(one8), accuracy, params=params,
-                           size_bytes=len(flat), size_kind="tflite flatbuffer", deployable=deployable == runtime))
+        for threads in thread_counts(timing):
+            p = Predictor(flat, num_threads=threads)  # a fresh one for timing, at batch 1
+            pairs.append(_Pair(name, runtime, lambda p=p: p.predict(one8), accuracy, params=params,
+                               size_bytes=len(flat), size_kind="tflite flatbuffer", deployable=deployable == runtime,
+                               threads=threads))
     return pairs
 
 
 #: Columns of the CSV, first (the run metadata follows).
-COLUMNS = ["model", "runtime", "deployable", "on_front", "params", "size_bytes", "size_kind", "test_accuracy",
+COLUMNS = ["model", "runtime", "interpreter_threads", "deployable", "on_front", "params", "size_bytes", "size_kind",
+           "test_accuracy",
            "p50_us", "p99_us", "rounds", "warmup", "epochs", "train_limit", "train_seconds", "data"]
 #: Columns of the Markdown table.
 SHOWN = ["model", "runtime", "on_front", "deployable", "params", "size_bytes", "test_accuracy", "p50_us", "p99_us"]
@@ -313,7 +338,7 @@ def measure(trained: Sequence[Trained], train_set: LabeledImages, test: LabeledI
     calibration images (never the test set)."""
     from signbench.deploy.convert import representative_sample
     from signbench.deploy.latency import interleaved_us
-    from signbench.meta import available_cores, run_metadata
+    from signbench.meta import run_metadata
 
     calibration = representative_sample(train_set.images, timing.calibration, seed=derive(seed, "calibration"))
     pairs: list[_Pair] = []
@@ -323,17 +348,21 @@ def measure(trained: Sequence[Trained], train_set: LabeledImages, test: LabeledI
         seconds[t.entry.name] = t.train_seconds
         if log:
             log(f"converted {t.entry.name}: {len(RUNTIMES)} runtimes, accuracy measured")
-    keys = [f"{p.model} | {p.runtime}" for p in pairs]
+    keys = [f"{p.model} | {runtime_name(p.runtime, p.threads)}" for p in pairs]
     times = interleaved_us(dict(zip(keys, (p.call for p in pairs), strict=True)), rounds=timing.rounds,
                            warmup=timing.warmup, seed=derive(seed, "timing"))
-    meta = run_metadata(seed, tflite_threads=available_cores(), test_images=len(test),
-                        calibration_images=len(calibration))
+    meta = run_metadata(seed, test_images=len(test), calibration_images=len(calibration))
+    p50 = {key: float(np.percentile(times[key], 50)) for key in keys}
+    marked = [key for key, p in zip(keys, pairs, strict=True) if p.deployable]
+    deployable = {min(marked, key=p50.__getitem__)} if marked else set()  # its fastest thread count
     rows = []
     for key, p in zip(keys, pairs, strict=True):
         rows.append({
-            "model": p.model, "runtime": p.runtime, "deployable": "yes" if p.deployable else "",
+            "model": p.model, "runtime": runtime_name(p.runtime, p.threads),
+            "interpreter_threads": "" if p.threads is None else p.threads,
+            "deployable": "yes" if key in deployable else "",
             "params": p.params, "size_bytes": p.size_bytes, "size_kind": p.size_kind,
-            "test_accuracy": p.accuracy, "p50_us": float(np.percentile(times[key], 50)),
+            "test_accuracy": p.accuracy, "p50_us": p50[key],
             "p99_us": float(np.percentile(times[key], 99)), "rounds": timing.rounds, "warmup": timing.warmup,
             "epochs": budget.epochs if budget.epochs is not None else "protocol",
             "train_limit": budget.train_limit if budget.train_limit is not None else "",
@@ -369,14 +398,16 @@ def write(rows: Sequence[dict], out_dir: str | Path, *, command: str = "", stem:
         "Every 24-letter model under every runtime, measured in one run: test accuracy on the whole test CSV, "
         "one-image latency (batch 1) with every model x runtime pair timed interleaved, round-robin in a "
         f"seeded order each round ({first['warmup']} warm-up rounds, {first['rounds']} timed rounds), p50 "
-        "and p99 over the rounds. The transfer models solve another task (the letters N-Y) and are not here.",
+        "and p99 over the rounds. Each TFLite runtime is timed at every interpreter thread count (the `(N "
+        "thread[s])` in its name), each count a point of its own. The transfer models solve another task (the "
+        "letters N-Y) and are not here.",
         "",
         f"The Pareto front is over test accuracy (higher is better) and **p50** latency (lower is better); "
         f"`on_front` marks it, fastest first: {names}. The chart is `pareto.png` beside this page.",
         "",
         "`size_bytes`: the TFLite flatbuffer for the `tflite` rows; the bytes of the model's weight variables "
         "(float32, no optimizer state) for `keras` and `tf.function`. `params`: the network's parameters. "
-        f"`deployable` marks the project's deployable model: {deployable}.",
+        f"`deployable` marks the project's deployable model, at its fastest thread count: {deployable}.",
     ]
     if first["epochs"] != "protocol" or first["train_limit"] != "":
         epochs = "each model's protocol" if first["epochs"] == "protocol" else first["epochs"]
