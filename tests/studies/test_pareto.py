@@ -88,6 +88,15 @@ def test_interleaved_times_every_callable_every_round_in_a_seeded_order():
         interleaved_us(fns, rounds=0, warmup=0, seed=0)
 
 
+def test_thread_counts_default_to_every_count_up_to_the_cores():
+    from signbench.deploy.latency import thread_counts
+
+    assert thread_counts() == tuple(range(1, available_cores() + 1)) and thread_counts([2]) == (2,)
+    for bad in ([], [0], (1, -1)):
+        with pytest.raises(ValueError):
+            thread_counts(bad)
+
+
 # -- the registry ------------------------------------------------------------------------------------
 def test_registry_and_runtimes():
     from signbench.deploy.convert import MODES

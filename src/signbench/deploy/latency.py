@@ -1,16 +1,28 @@
-"""Latency helpers every table uses: the median of one callable's timed calls after a warm-up, and
-several callables timed interleaved, round-robin, so the machine's noise hits them all alike."""
+"""Latency helpers every table uses: the median of one callable's timed calls after a warm-up, several
+callables timed interleaved, round-robin, so the machine's noise hits them all alike, and the interpreter
+thread counts a one-image latency is timed at."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from signbench import seeds
 
-__all__ = ["interleaved_us", "median_ms"]
+__all__ = ["interleaved_us", "median_ms", "thread_counts"]
+
+
+def thread_counts(threads: Sequence[int] | None = None) -> tuple[int, ...]:
+    """``threads`` as a tuple, or (None) every count from 1 up to the cores this process may use: the
+    interpreter thread counts each TFLite model is timed at (its fastest is what a deployment would pick)."""
+    from signbench.meta import available_cores
+
+    counts = tuple(threads) if threads is not None else tuple(range(1, available_cores() + 1))
+    if not counts or min(counts) < 1:
+        raise ValueError(f"need thread counts >= 1, got {threads}")
+    return counts
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:

@@ -69,7 +69,7 @@ from signbench.seeds import derive
 
 __all__ = [
     "KERAS_RUNTIMES", "MODELS", "RUNTIMES", "SHOWN", "Entry", "Timing", "TrainBudget", "dominates", "front",
-    "measure", "run", "runtime_name", "select", "thread_counts", "train_models", "write",
+    "measure", "run", "runtime_name", "select", "train_models", "write",
 ]
 
 #: The runtimes that run the Keras model itself (the rest are TFLite conversions).
@@ -124,13 +124,6 @@ class Timing:
         if (self.rounds < 1 or self.warmup < 0 or self.accuracy_batch < 1 or self.calibration < 1
                 or (self.threads is not None and (not self.threads or min(self.threads) < 1))):
             raise ValueError(f"invalid timing {self}")
-
-
-def thread_counts(timing: Timing) -> tuple[int, ...]:
-    """The interpreter thread counts of ``timing`` (its own, else 1 up to the available cores)."""
-    from signbench.meta import available_cores
-
-    return tuple(timing.threads or range(1, available_cores() + 1))
 
 
 @dataclass(frozen=True)
@@ -280,6 +273,7 @@ def _pairs(trained: Trained, test: LabeledImages, calibration: np.ndarray, timin
     import tensorflow as tf
 
     from signbench.deploy.convert import convert
+    from signbench.deploy.latency import thread_counts
     from signbench.deploy.predictor import Predictor
 
     model, name = trained.model, trained.entry.name
@@ -311,7 +305,7 @@ def _pairs(trained: Trained, test: LabeledImages, calibration: np.ndarray, timin
         flat = convert(model, mode, representative=calibration if mode == "int8" else None)
         accuracy = Predictor(flat).accuracy(x8, y, batch_size=step)
         runtime = f"tflite {mode}"
-        for threads in thread_counts(timing):
+        for threads in thread_counts(timing.threads):
             p = Predictor(flat, num_threads=threads)  # a fresh one for timing, at batch 1
             pairs.append(_Pair(name, runtime, lambda p=p: p.predict(one8), accuracy, params=params,
                                size_bytes=len(flat), size_kind="tflite flatbuffer", deployable=deployable == runtime,

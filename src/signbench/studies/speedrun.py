@@ -377,12 +377,11 @@ def _latency(models: dict[str, bytes], image: np.ndarray, rounds: int, seed: int
     ``p99_us``: the median over the blocks of each block's percentile; ``p50_us_pooled`` / ``p99_us_pooled``:
     over all the rounds together; ``best``: the model's row with the lowest ``p50_us`` (what the goal and the
     deployable rule read, see :data:`LATENCY_THREADS`)."""
-    from signbench.deploy.latency import interleaved_us
+    from signbench.deploy.latency import interleaved_us, thread_counts
     from signbench.deploy.predictor import Predictor
-    from signbench.meta import available_cores, run_metadata
+    from signbench.meta import run_metadata
 
-    counts = tuple(threads or range(1, available_cores() + 1))
-    keys = [(name, t) for name in models for t in counts]
+    keys = [(name, t) for name in models for t in thread_counts(threads)]
     predictors = {key: Predictor(models[key[0]], num_threads=key[1]) for key in keys}
     fns = {f"{n} ({t})": (lambda p=predictors[(n, t)]: p.predict(image)) for n, t in keys}
     runs = [interleaved_us(fns, rounds=rounds, warmup=max(10, rounds // 20), seed=derive(seed, f"latency-{b}"))
