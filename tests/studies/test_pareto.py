@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from signbench.meta import available_cores
-from signbench.studies.pareto import KERAS_RUNTIMES, MODELS, RUNTIMES, dominates, front, runtime_name, select
+from signbench.studies.pareto import (
+    KERAS_RUNTIMES,
+    MODELS,
+    RUNTIMES,
+    Timing,
+    dominates,
+    front,
+    runtime_name,
+    select,
+)
 
 pytestmark = pytest.mark.untraced  # tiny models, few steps: tracing would cost more than the steps (signbench.testing)
 
@@ -95,6 +104,9 @@ def test_thread_counts_default_to_every_count_up_to_the_cores():
     for bad in ([], [0], (1, -1)):
         with pytest.raises(ValueError):
             thread_counts(bad)
+        with pytest.raises(ValueError):
+            Timing(threads=tuple(bad))  # the pareto's timing refuses them when it is made
+    assert Timing(threads=(1,)).threads == (1,)
 
 
 # -- the registry ------------------------------------------------------------------------------------

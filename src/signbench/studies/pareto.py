@@ -121,9 +121,12 @@ class Timing:
     calibration: int = 256
 
     def __post_init__(self):
-        if (self.rounds < 1 or self.warmup < 0 or self.accuracy_batch < 1 or self.calibration < 1
-                or (self.threads is not None and (not self.threads or min(self.threads) < 1))):
+        if self.rounds < 1 or self.warmup < 0 or self.accuracy_batch < 1 or self.calibration < 1:
             raise ValueError(f"invalid timing {self}")
+        if self.threads is not None:
+            from signbench.deploy.latency import thread_counts
+
+            thread_counts(self.threads)  # refuses no counts or a count below 1
 
 
 @dataclass(frozen=True)
