@@ -154,6 +154,22 @@ def test_fused_affine_is_seeded_identity_without_ranges_and_saves_in_safe_mode(t
     np.testing.assert_allclose(loaded.predict(xf, verbose=0), model.predict(xf, verbose=0), atol=1e-6)
 
 
+def test_speednet_stride_two_stem_downsamples_by_its_convolution_instead_of_a_pool():
+    """``stem_stride=2``: the first block's convolution has stride 2 and the block no pool, so the same
+    feature sizes reach the head (the same parameters), and nothing else changes; other strides are refused."""
+    from signbench.models.speednet import speednet
+
+    plain = speednet(24, filters=(4, 8), augment=False, seed=0)
+    stem = speednet(24, filters=(4, 8), augment=False, stem_stride=2, seed=0)
+    assert stem.get_layer("b1_conv").strides == (2, 2) and plain.get_layer("b1_conv").strides == (1, 1)
+    names = {layer.name for layer in stem.layers}
+    assert "b1_pool" not in names and "b2_pool" in names and "b1_pool" in {layer.name for layer in plain.layers}
+    assert stem.get_layer("b1_relu").output.shape == plain.get_layer("b1_pool").output.shape == (None, 14, 14, 4)
+    assert stem.count_params() == plain.count_params() and stem.output.shape == (None, 24)
+    with pytest.raises(ValueError, match="stem_stride"):
+        speednet(24, filters=(4, 8), stem_stride=3)
+
+
 def test_cnn_plus_rejects_bad_arguments():
     with pytest.raises(ValueError):
         cnn_plus(dropout=1.0)

@@ -173,6 +173,11 @@ def test_each_rounds_candidates_include_rung_a_and_differ_from_each_other():
     assert all(c.fused_augment for c in speedrun.ROUNDS[2][1:]) and "one fused affine" in speedrun.ROUNDS[2][1].describe()
     round2 = {c.name: c for c in speedrun.ROUNDS[2]}
     assert speedrun.ROUNDS[3][0] == round2["Df"] and all(c.fused_augment for c in speedrun.ROUNDS[3])
+    round4 = {c.name: c for c in speedrun.ROUNDS[4]}  # rung E's recipe as the yardstick; the stem alone differs
+    assert round4["T20"] == {c.name: c for c in speedrun.ROUNDS[3]}["T20"] and round4["T20"].stem_stride == 1
+    assert dataclasses.replace(round4["S20"], name="T20", stem_stride=1) == round4["T20"]
+    assert round4["SW20"].filters == (16, 32, 64) and round4["SW20"].stem_stride == 2
+    assert "stride-2 stem" in round4["S20"].describe() and "stem" not in round4["T20"].describe()
     assert speedrun.VALIDATION_FRACTION == 0.2 and speedrun.GROUP_MIN_CORR == 0.99
 
 
@@ -194,6 +199,27 @@ def test_choose_deployable_takes_the_best_worst_int8_among_the_fast_enough():
     assert speedrun.choose_deployable(runs, latency) == "b"
     assert speedrun.choose_deployable(runs, latency[1:]) is None  # no reference timed: nothing to compare
     assert speedrun.choose_deployable(runs, []) is None
+
+
+def test_the_twin_condition_keeps_only_int8_models_faster_than_their_dynamic_range_twin():
+    def run(int8):
+        return speedrun.Speedrun([{"test_accuracy": 0.99, "int8_test_accuracy": a, "ratio": 0.2} for a in int8])
+
+    def lat(name, p50, best=True):
+        return {"model": name, "p50_us": p50, "p99_us": p50 * 2, "best": best}
+
+    twin = speedrun.TWIN_SUFFIX
+    runs = {"best": run([0.999]), "fast": run([0.997]), "untwinned": run([0.998])}
+    latency = [lat(speedrun.REFERENCE_INT8, 100.0), lat("best", 30.0), lat("best" + twin, 29.0),
+               lat("best" + twin, 25.0, best=False),  # a slower thread count's row: only `best` rows count
+               lat("fast", 30.0), lat("fast" + twin, 31.0), lat("untwinned", 20.0)]
+    assert speedrun.choose_deployable(runs, latency) == "best"  # without the condition: the most accurate
+    assert not speedrun.beats_twin(latency, "best") and speedrun.beats_twin(latency, "fast")
+    assert not speedrun.beats_twin(latency, "untwinned")  # no twin timed: the condition is not met
+    assert speedrun.choose_deployable(runs, latency, twins=True) == "fast"
+    latency[5] = lat("fast" + twin, 30.0)  # a tie is not faster
+    assert speedrun.choose_deployable(runs, latency, twins=True) is None
+    assert speedrun.TWIN_RULE_ROUNDS == frozenset({4})
 
 
 def test_latency_fractions_read_each_models_fastest_thread_count():
@@ -224,17 +250,19 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     assert all((a in held) == (b in held) and (a in kept) != (a in held) for a, b in pairs)  # views stay together
     candidates = (TINY, dataclasses.replace(TINY, name="tiny2", filters=(8, 8)))
     config = speedrun.SpeedrunConfig(seeds=(0,), reference_epochs=1, latency_rounds=20)
-    found = speedrun.validate(train_set, candidates, config)
-    assert {r["model"] for r in found["latency"]} == {"tiny", "tiny2", speedrun.REFERENCE_INT8}
+    found = speedrun.validate(train_set, candidates, config, twins=True)
+    twins = ("tiny" + speedrun.TWIN_SUFFIX, "tiny2" + speedrun.TWIN_SUFFIX)
+    assert {r["model"] for r in found["latency"]} == {"tiny", "tiny2", *twins, speedrun.REFERENCE_INT8}
+    assert all(o.dynamic_model and o.dynamic_model != o.int8_model for o in found["runs"].values())
     counts = list(range(1, available_cores() + 1))
-    for name in ("tiny", "tiny2", speedrun.REFERENCE_INT8):  # every thread count, the fastest p50 marked best
+    for name in ("tiny", "tiny2", *twins, speedrun.REFERENCE_INT8):  # every count, the fastest p50 marked best
         mine = [r for r in found["latency"] if r["model"] == name]
         assert [r["interpreter_threads"] for r in mine] == counts
         assert [r for r in mine if r["best"]] == [min(mine, key=lambda r: r["p50_us"])]
     for r in found["latency"]:  # 5 blocks of 20 rounds; a median of the blocks' p99 is never above the pooled max
         assert r["blocks"] == speedrun.LATENCY_BLOCKS == 5 and r["rounds"] == 100
         assert 0 < r["p50_us"] <= r["p99_us"] and 0 < r["p50_us_pooled"] <= r["p99_us_pooled"]
-    assert found["deployable"] == speedrun.choose_deployable(found["runs"], found["latency"])
+    assert found["deployable"] == speedrun.choose_deployable(found["runs"], found["latency"], twins=True)
     assert all(0 <= o.rows[0]["int8_test_accuracy"] <= 1 for o in found["runs"].values())
     assert list(found["runs"]) == ["tiny", "tiny2"] and found["parts"]["validation"] == 24
     ref = found["runs"]["tiny"].reference
@@ -245,12 +273,14 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
     assert found["chosen"] == speedrun.choose(found["runs"])
     alone = speedrun.validate(train_set, candidates, dataclasses.replace(config, with_reference=False, int8=False))
     assert all(o.reference is None and np.isnan(o.rows[0]["ratio"]) for o in alone["runs"].values())
+    assert all(o.dynamic_model is None for o in alone["runs"].values()) and alone["twins"] is False
     assert alone["chosen"] is None and alone["deployable"] is None  # no reference: no ratio, no latency bar
     paths = speedrun.write_validation(tmp_path, found, command="signbench speedrun --validate")
     md = (tmp_path / "speedrun_validation.md").read_text()
     assert "12 of its 60 near-duplicate groups" in md and "signbench speedrun --validate" in md
     assert f"chosen: **{found['chosen'] or 'none'}" in md and "| tiny2 | 8-8 | 1 | 0 |" in md
     assert f"chosen: **{found['deployable'] or 'none'}" in md and "latency p50" in md
+    assert "lower p50 than its own dynamic-range twin" in md and "faster than its dynamic-range twin: " in md
     assert {p.name for p in paths} == {f"speedrun_validation{s}" for s in (".csv", ".md", ".json", "_latency.csv",
                                                                             "_latency.md")}
 

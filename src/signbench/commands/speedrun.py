@@ -52,6 +52,7 @@ def run(args) -> int:
     from signbench.studies.speedrun import (
         REFERENCE_EPOCHS,
         ROUNDS,
+        TWIN_RULE_ROUNDS,
         SpeedrunConfig,
         rung,
         validate,
@@ -77,7 +78,8 @@ def run(args) -> int:
     if args.validate:
         candidates = ROUNDS[args.round] if args.epochs is None else tuple(
             dataclasses.replace(r, epochs=args.epochs) for r in ROUNDS[args.round])
-        found = validate(load("train"), candidates, config, progress=lambda msg: print(msg, flush=True))
+        found = validate(load("train"), candidates, config, progress=lambda msg: print(msg, flush=True),
+                         twins=args.round in TWIN_RULE_ROUNDS)
         default = "speedrun_validation" + ("" if args.round == min(ROUNDS) else f"_{args.round}")
         stem = default if args.stem == "speedrun" else args.stem
         for p in write_validation(args.out, found, command=command, stem=stem):

@@ -51,6 +51,22 @@ table kept): every int8 model is timed at each interpreter thread count and read
 ``speedrun_rung_e_threads.*`` on whatever machine runs it; whatever it gives is its result, and nothing else
 is tried this round.
 
+Round 4 (declared at stop 36, before its run, after the pareto rerun at d763bee put rung E's int8 model off
+the Pareto front, dominated by its own dynamic-range conversion: p50 63.4 against 55.5 us, both 1.0000) is
+for the deployable rule alone, with one more condition (:data:`TWIN_RULE_ROUNDS`): a candidate's first-seed
+int8 model must also be faster (lower p50 at its best thread count) than the same model's dynamic-range
+conversion, timed in the same interleaved rounds, since a model slower than its own twin at no better
+accuracy is off the front. Why the candidates: a latency-only probe of UNTRAINED models on stop 36's AMD EPYC
+(Zen 4, AVX-512 VNNI; raw ``invoke``, 1 thread, no accuracy measured, not committed) found where int8 loses:
+the first convolution (1 input channel, 28x28 outputs) costs 6.6-6.8 us in int8 against 4.0-4.1 us in the
+dynamic-range model, whose 108-weight first kernel the converter leaves in float32; every later layer is
+cheaper in int8 (rung E's network: 16.8 us int8 against 16.0 dynamic in all). A stride-2 first convolution
+(no pool after it) makes a quarter of those outputs: the 12-24-48 network with it, through ``Predictor``, p50
+16.2 us int8 against 16.6 dynamic back to back, 26.8 against 29.6 us with a 32 MB memory sweep between calls.
+So the candidates are rung E's recipe (T20, the yardstick) and the stride-2-stem network at rung E's widths
+and at 16-32-64, 20 epochs each; the pick becomes rung ``F`` and runs once, 5 seeds, on the test CSV
+(a pick of T20 runs nothing new), then the pareto is rerun with it as the deployable model.
+
 Keras 3 APIs only on the recipe's path (no tf.data, no TensorFlow-only option), so it runs on the JAX
 backend; the int8 part needs TensorFlow's converter and LiteRT and is skipped (``int8=False``) elsewhere.
 """
@@ -69,7 +85,8 @@ from signbench.seeds import derive
 
 __all__ = [
     "DEPLOYABLE_RUNG", "GOAL", "GROUP_MIN_CORR", "LATENCY_BLOCKS", "LATENCY_THREADS", "RECIPE", "REFERENCE_EPOCHS", "REFERENCE_INT8",
-    "ROUNDS", "RUNGS", "Recipe", "SPEED_RUNG", "Speedrun", "SpeedrunConfig", "VALIDATION_FRACTION", "choose",
+    "ROUNDS", "RUNGS", "Recipe", "SPEED_RUNG", "Speedrun", "SpeedrunConfig", "TWIN_RULE_ROUNDS", "TWIN_SUFFIX",
+    "VALIDATION_FRACTION", "beats_twin", "choose",
     "choose_deployable", "goal_met", "latency_fractions", "predict_tta", "reference", "rung", "run", "shifted_views",
     "summarize", "train", "validate", "validation_parts", "write", "write_validation",
 ]
@@ -96,11 +113,14 @@ class Recipe:
     augment: bool = True
     #: One :class:`signbench.models.plus.RandomAffine` (one resampling) instead of Keras's three layers.
     fused_augment: bool = False
+    #: 2: the first block downsamples by its convolution's stride, no pool (``speednet(stem_stride=...)``).
+    stem_stride: int = 1
     tta_shifts: tuple[tuple[int, int], ...] = SHIFTS
 
     def describe(self) -> str:
         tta = f"TTA over {len(self.tta_shifts)} views" if len(self.tta_shifts) > 1 else "no TTA"
-        return (f"rung {self.name}: speednet {'-'.join(map(str, self.filters))}, dropout {self.dropout}, "
+        stem = " (stride-2 stem)" if self.stem_stride == 2 else ""
+        return (f"rung {self.name}: speednet {'-'.join(map(str, self.filters))}{stem}, dropout {self.dropout}, "
                 f"{self._augmentation()}{self.epochs} epochs, batch {self.batch_size}, Adam "
                 f"{self.learning_rate:g} (warm-up {self.warmup_epochs} epoch, cosine to "
                 f"{self.min_lr_fraction:g}x), {tta}")
@@ -126,7 +146,10 @@ _DF = Recipe("Df", epochs=16, fused_augment=True)
 #: rungs C and D: C met the accuracy goal at the resolved bar, D and C missed the deployable goal) is for the
 #: deployable rule only, its speed pick is not run: narrower models (8-16-32, 12-24-48; a latency-only probe
 #: of untrained int8 models put their p50 lower than 16-32-64's) trained longer, and round 2's Df (16-32-64,
-#: 16 epochs) as the yardstick; with latency timed in :data:`LATENCY_BLOCKS` blocks.
+#: 16 epochs) as the yardstick; with latency timed in :data:`LATENCY_BLOCKS` blocks. Round 4 (stop 36, declared
+#: after the pareto put rung E's int8 model behind its own dynamic-range twin; see the module doc): the
+#: stride-2-stem network at rung E's widths and at 16-32-64, rung E's recipe (T20) as the yardstick, under the
+#: deployable rule with the twin condition (:data:`TWIN_RULE_ROUNDS`).
 ROUNDS: dict[int, tuple[Recipe, ...]] = {
     1: (
         _A,
@@ -151,7 +174,17 @@ ROUNDS: dict[int, tuple[Recipe, ...]] = {
         Recipe("T12", filters=(12, 24, 48), epochs=12, fused_augment=True),
         Recipe("T20", filters=(12, 24, 48), epochs=20, fused_augment=True),
     ),
+    4: (
+        Recipe("T20", filters=(12, 24, 48), epochs=20, fused_augment=True),
+        Recipe("S20", filters=(12, 24, 48), epochs=20, fused_augment=True, stem_stride=2),
+        Recipe("SW20", filters=(16, 32, 64), epochs=20, fused_augment=True, stem_stride=2),
+    ),
 }
+#: The rounds whose deployable rule also asks a candidate's int8 model to be faster than its own
+#: dynamic-range conversion (:func:`choose_deployable` with ``twins``; see the module doc).
+TWIN_RULE_ROUNDS = frozenset({4})
+#: How latency rows name a candidate's dynamic-range twin.
+TWIN_SUFFIX = " dynamic-range twin"
 
 
 def _pick(round_: int, candidate: str, name: str) -> Recipe:
@@ -232,7 +265,8 @@ def train(images: np.ndarray, labels: np.ndarray, num_classes: int, *, seed: int
 
     def build():
         return speednet(num_classes, tuple(images.shape[1:]), filters=recipe.filters, dropout=recipe.dropout,
-                        augment=recipe.augment, fused_augment=recipe.fused_augment, seed=derive(seed, "augment"))
+                        augment=recipe.augment, fused_augment=recipe.fused_augment, stem_stride=recipe.stem_stride,
+                        seed=derive(seed, "augment"))
 
     options = FitOptions(schedule=Schedule(recipe.learning_rate, recipe.warmup_epochs, recipe.min_lr_fraction),
                          deterministic=False)
@@ -277,6 +311,8 @@ class SpeedrunConfig:
     verbose: int = 0
     #: What ``load("test")`` holds, as the progress lines name it ("validation" in :func:`validate`).
     scored_on: str = "test"
+    #: Also convert the first seed's model to dynamic-range TFLite (``Speedrun.dynamic_model``).
+    dynamic_twin: bool = False
 
 
 @dataclass
@@ -289,6 +325,8 @@ class Speedrun:
     #: The int8 TFLite flatbuffers of the first seed's model and of the reference (when converted).
     int8_model: bytes | None = None
     reference_int8: bytes | None = None
+    #: The first seed's model as dynamic-range TFLite (with ``SpeedrunConfig.dynamic_twin``).
+    dynamic_model: bytes | None = None
 
     def summary(self) -> dict:
         return summarize(self.rows, self.latency)
@@ -354,6 +392,10 @@ def run(load: Callable[[str], object], config: SpeedrunConfig = SpeedrunConfig()
             row["int8_bytes"] = len(flat)
             if out.int8_model is None:
                 out.int8_model = flat
+                if config.dynamic_twin:
+                    from signbench.deploy.convert import convert
+
+                    out.dynamic_model = convert(result.model, "dynamic")
         out.rows.append(row)
         progress(f"seed {seed}: {seconds:.1f} s, {config.scored_on} accuracy {row['test_accuracy']:.4f}"
                  + (f", int8 {row['int8_test_accuracy']:.4f}" if config.int8 else ""))
@@ -416,12 +458,14 @@ def validation_parts(train_set, *, seed: int = 0) -> dict:
 
 
 def validate(train_set, candidates: tuple[Recipe, ...], config: SpeedrunConfig = SpeedrunConfig(),
-             progress: Callable[[str], None] = lambda _msg: None, *, split_seed: int = 0) -> dict:
+             progress: Callable[[str], None] = lambda _msg: None, *, split_seed: int = 0, twins: bool = False) -> dict:
     """Every candidate over ``config.seeds`` on :func:`validation_parts` of ``train_set`` (the train CSV:
     the test CSV is not an argument), with one reference trained on the same part in the same run; with
     int8 and ``config.latency_rounds``, every candidate's first-seed int8 model and the reference's timed in
     the same interleaved rounds. Returns {"runs": {name: Speedrun}, "recipes": {name: Recipe}, "parts":
-    sizes, "latency": rows, "chosen": :func:`choose`'s pick, "deployable": :func:`choose_deployable`'s}."""
+    sizes, "latency": rows, "chosen": :func:`choose`'s pick, "deployable": :func:`choose_deployable`'s}.
+    ``twins``: also time every candidate's first-seed dynamic-range conversion (rows named
+    ``<candidate>`` + :data:`TWIN_SUFFIX`) and apply the deployable rule's twin condition."""
     parts = validation_parts(train_set, seed=split_seed)
     runs: dict[str, Speedrun] = {}
     ref = None
@@ -429,7 +473,8 @@ def validate(train_set, candidates: tuple[Recipe, ...], config: SpeedrunConfig =
         progress(f"candidate {recipe.describe()}")
         first = config.with_reference and ref is None  # the reference trains once, with the first candidate
         out = run(parts.__getitem__, dataclasses.replace(config, recipe=recipe, with_reference=first, latency_rounds=0,
-                                                           scored_on="validation"), progress, reference_row=ref)
+                                                           scored_on="validation", dynamic_twin=twins),
+                  progress, reference_row=ref)
         ref = out.reference
         runs[recipe.name] = out
     sizes = {"train": len(parts["train"]), "validation": len(parts["test"]), "groups": parts["groups"],
@@ -437,13 +482,16 @@ def validate(train_set, candidates: tuple[Recipe, ...], config: SpeedrunConfig =
     latency = []
     ref_int8 = next(iter(runs.values())).reference_int8 if runs else None
     models = {name: out.int8_model for name, out in runs.items() if out.int8_model is not None}
+    if twins:
+        models.update({name + TWIN_SUFFIX: out.dynamic_model for name, out in runs.items()
+                       if out.dynamic_model is not None})
     if ref_int8 is not None and models and config.latency_rounds > 0:
         progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict, "
                  f"{len(models)} candidates and the reference")
         latency = _latency({**models, REFERENCE_INT8: ref_int8}, parts["test"].images[0], config.latency_rounds,
                            config.seeds[0])
     return {"runs": runs, "recipes": {r.name: r for r in candidates}, "parts": sizes, "latency": latency,
-            "chosen": choose(runs), "deployable": choose_deployable(runs, latency)}
+            "chosen": choose(runs), "deployable": choose_deployable(runs, latency, twins=twins), "twins": twins}
 
 
 def choose(runs: dict[str, Speedrun], goal: Goal = GOAL) -> str | None:
@@ -470,15 +518,27 @@ def _fast_enough(fractions: tuple[float, float], goal: Goal) -> bool:
     return all(f <= goal.latency_fraction for f in fractions)
 
 
-def choose_deployable(runs: dict[str, Speedrun], latency: list[dict], goal: Goal = GOAL) -> str | None:
+def beats_twin(latency: list[dict], name: str) -> bool:
+    """Whether ``name``'s int8 model has a lower p50 than its dynamic-range twin (``name`` +
+    :data:`TWIN_SUFFIX`), each at its ``best`` row; False if either was not timed."""
+    best = {r["model"]: r["p50_us"] for r in latency if r.get("best", True)}
+    twin = best.get(name + TWIN_SUFFIX)
+    return name in best and twin is not None and best[name] < twin
+
+
+def choose_deployable(runs: dict[str, Speedrun], latency: list[dict], goal: Goal = GOAL, *,
+                      twins: bool = False) -> str | None:
     """The declared rule for the deployable model (round 2 on): among the candidates whose first-seed int8
     model's p50 and p99 are both <= ``goal.latency_fraction`` of the reference int8 model's (timed in the
-    same interleaved rounds), the highest worst-seed int8 validation accuracy (rounded to 4 decimals), ties
-    to the lower mean ratio; None if none is fast enough (or nothing was converted or timed)."""
+    same interleaved rounds) and, with ``twins`` (:data:`TWIN_RULE_ROUNDS`), whose int8 model is faster than
+    its own dynamic-range twin (:func:`beats_twin`), the highest worst-seed int8 validation accuracy (rounded
+    to 4 decimals), ties to the lower mean ratio; None if none qualifies (or nothing was converted or timed)."""
     fractions = latency_fractions(latency)
     scored = []
     for name, out in runs.items():
         int8 = [r["int8_test_accuracy"] for r in out.rows if "int8_test_accuracy" in r]
+        if twins and not beats_twin(latency, name):
+            continue
         if int8 and _fast_enough(fractions.get(name, (math.inf, math.inf)), goal):
             scored.append((round(min(int8), 4), -goal_met(out.rows, goal)["mean_ratio"], name))
     return max(scored)[2] if scored else None
@@ -604,32 +664,42 @@ def write_validation(out_dir, result: dict, *, command: str = "", stem: str = "s
         f"**{result['chosen'] or 'none (no candidate within the ratio)'}**.",
     ]
     latency = result.get("latency") or []
-    fractions = latency_fractions(latency)
+    fractions = {n: f for n, f in latency_fractions(latency).items() if n in summaries}
+    twins = bool(result.get("twins"))
     if fractions:
         for name, (p50, p99) in fractions.items():
             summaries[name].update(p50_fraction=p50, p99_fraction=p99)
+            if twins:
+                summaries[name]["beats_twin"] = beats_twin(latency, name)
         notes += [
             "",
             f"Deployable rule: among the candidates whose first-seed int8 model has p50 and p99 both <= "
             f"{GOAL.latency_fraction}x the reference's int8 model (one-image `Predictor.predict`, all timed in the "
             f"same {latency[0]['rounds']} interleaved rounds"
             + (f" in {latency[0]['blocks']} blocks, each percentile the blocks' median" if "blocks" in latency[0] else "")
-            + f": `{stem}_latency.md`), the highest worst-seed int8 "
-            f"validation accuracy; chosen: **{result.get('deployable') or 'none (no candidate fast enough)'}**.",
+            + f": `{stem}_latency.md`)"
+            + (", and whose int8 model has a lower p50 than its own dynamic-range twin (each at its fastest thread "
+               "count, timed in the same rounds)" if twins else "")
+            + ", the highest worst-seed int8 "
+            f"validation accuracy; chosen: **{result.get('deployable') or 'none (no candidate qualifies)'}**.",
             "",
             *(f"- {n}: int8 worst {min(r['int8_test_accuracy'] for r in result['runs'][n].rows):.4f}, latency "
-              f"p50 {p50:.3f}x, p99 {p99:.3f}x" for n, (p50, p99) in fractions.items()),
+              f"p50 {p50:.3f}x, p99 {p99:.3f}x"
+              + (f", faster than its dynamic-range twin: {summaries[n]['beats_twin']}" if twins else "")
+              for n, (p50, p99) in fractions.items()),
         ]
     paths = write_table(out_dir, stem, rows, shown=VALIDATION_SHOWN, notes=notes, command=command,
                         title="Choosing the next speedrun recipe on a validation split of the train CSV")
     if latency:
         paths += write_table(out_dir, f"{stem}_latency", latency, shown=LATENCY_SHOWN, command=command,
-                             notes=["Each candidate's first-seed int8 model and the reference's, one image (the "
+                             notes=["Each candidate's first-seed int8 model"
+                                    + (" (and its dynamic-range twin)" if twins else "")
+                                    + " and the reference's, one image (the "
                                     "first validation image), timed in the same interleaved rounds"
                                     + ("; each at every interpreter thread count, `best` its row with the lowest "
                                        "p50, which the rule reads." if "best" in latency[0] else ".")],
                              title="The candidates' one-image int8 latency against the course CNN's")
     raw = {"parts": parts, "reference": ref, "summaries": summaries, "chosen": result["chosen"], "rows": rows,
-           "deployable": result.get("deployable"), "latency": latency, "command": command}
+           "deployable": result.get("deployable"), "twins": twins, "latency": latency, "command": command}
     paths.append(atomic_write_json(Path(out_dir) / f"{stem}.json", raw))
     return paths
