@@ -517,8 +517,9 @@ def screen_time_to_accuracy(src: Source) -> Screen:
             continue
         parts = val.get("parts") or {}
         s.blocks.append(Heading(f"Choosing the next rung on held-out photos of the train CSV, {what}", 3))
-        deployable = ("" if "deployable" not in val else " Deployable model (the declared latency bar, then the best "
-                      f"worst-seed int8 accuracy): {val.get('deployable') or 'none (no candidate fast enough)'}.")
+        twin = ", int8 faster than its own dynamic-range twin" if val.get("twins") else ""
+        deployable = ("" if "deployable" not in val else f" Deployable model (the declared latency bar{twin}, then the "
+                      f"best worst-seed int8 accuracy): {val.get('deployable') or 'none (no candidate qualifies)'}.")
         s.blocks.append(Paragraph(
             f"{parts.get('held_groups')} of {parts.get('groups')} near-duplicate groups of the train CSV held out "
             f"({parts.get('validation')} images); the test CSV is not read. Chosen by the declared rule: "
