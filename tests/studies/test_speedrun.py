@@ -37,12 +37,13 @@ def _tiny_set(n=96, seed=0):
 
 
 def test_the_declared_ladder_is_what_the_issue_asks_and_a_climbs_to_b_only_by_epochs():
-    a, b, c, d, e = speedrun.RUNGS
+    a, b, c, d, e, f = speedrun.RUNGS
     picks = {r.name: r for r in speedrun.ROUNDS[2]}  # C and D: round 2's picks (Wf4, Af), only renamed
     assert dataclasses.replace(picks["Wf4"], name="C") == c and dataclasses.replace(picks["Af"], name="D") == d
     assert dataclasses.replace({r.name: r for r in speedrun.ROUNDS[3]}["T20"], name="E") == e  # round 3's pick
     assert speedrun.RECIPE is a and a.name == "A" and b.name == "B"
-    assert speedrun.rung(speedrun.SPEED_RUNG) is c and speedrun.rung(speedrun.DEPLOYABLE_RUNG) is e
+    assert dataclasses.replace({r.name: r for r in speedrun.ROUNDS[4]}["S20"], name="F") == f  # round 4's pick
+    assert speedrun.rung(speedrun.SPEED_RUNG) is c and speedrun.rung(speedrun.DEPLOYABLE_RUNG) is f
     with pytest.raises(ValueError, match="no rung 'Z'"):
         speedrun.rung("Z")
     assert dataclasses.replace(a, name="B", epochs=b.epochs) == b
@@ -259,6 +260,8 @@ def test_validate_scores_candidates_on_held_out_groups_of_the_train_set_only(tmp
         mine = [r for r in found["latency"] if r["model"] == name]
         assert [r["interpreter_threads"] for r in mine] == counts
         assert [r for r in mine if r["best"]] == [min(mine, key=lambda r: r["p50_us"])]
+    for r in found["latency"]:  # the runtime each row names, and its model's kind
+        assert r["runtime"] == ("LiteRT dynamic-range via Predictor" if r["model"] in twins else "LiteRT int8 via Predictor")
     for r in found["latency"]:  # 5 blocks of 20 rounds; a median of the blocks' p99 is never above the pooled max
         assert r["blocks"] == speedrun.LATENCY_BLOCKS == 5 and r["rounds"] == 100
         assert 0 < r["p50_us"] <= r["p99_us"] and 0 < r["p50_us_pooled"] <= r["p99_us_pooled"]

@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     parser.add_argument("--rung", choices=[r.name for r in RUNGS], default=RUNGS[0].name,
                         help="the ladder's rung (A first; B only if A misses the accuracy goal; C and D: the picks of validation "
-                             "round 2's speed and deployable rules; E: round 3's deployable pick)")
+                             "round 2's speed and deployable rules; E and F: rounds 3 and 4's deployable picks)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the tables")
     parser.add_argument("--stem", default="speedrun", help="file name stem of the tables (default speedrun)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding the two CSVs")

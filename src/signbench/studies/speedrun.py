@@ -194,14 +194,17 @@ def _pick(round_: int, candidate: str, name: str) -> Recipe:
 
 #: The ladder, in the order it is climbed. A and B were declared before any measured run; C and D are the
 #: picks of validation round 2's two rules (results/speedrun_validation_2.md: Wf4 by the speed rule, Af by
-#: the deployable rule), E is round 3's deployable pick (T20, results/speedrun_validation_3.md).
-RUNGS: tuple[Recipe, ...] = (_A, _B, _pick(2, "Wf4", "C"), _pick(2, "Af", "D"), _pick(3, "T20", "E"))
+#: the deployable rule), E is round 3's deployable pick (T20, results/speedrun_validation_3.md), F round 4's
+#: (S20: rung E's network with the stride-2 stem, results/speedrun_validation_4.md).
+RUNGS: tuple[Recipe, ...] = (_A, _B, _pick(2, "Wf4", "C"), _pick(2, "Af", "D"), _pick(3, "T20", "E"),
+                             _pick(4, "S20", "F"))
 RECIPE = RUNGS[0]
 #: The rung that met the accuracy goal within the resolved time bar (results/speedrun_rung_c.md) and the
-#: rung built for the deployable goal (results/speedrun_rung_e.md): what ``signbench pareto`` measures as
-#: "the speedrun model" and "the deployable model".
+#: rung built for the deployable goal: what ``signbench pareto`` measures as "the speedrun model" and "the
+#: deployable model". The deployable rung was E (results/speedrun_rung_e_threads.md) until round 4's pick,
+#: F, as declared at a99045a before that round ran (the module doc).
 SPEED_RUNG = "C"
-DEPLOYABLE_RUNG = "E"
+DEPLOYABLE_RUNG = "F"
 
 
 def rung(name: str) -> Recipe:
@@ -433,7 +436,8 @@ def _latency(models: dict[str, bytes], image: np.ndarray, rounds: int, seed: int
         per_block = [runs[b][f"{name} ({t})"] for b in range(blocks)]
         pooled = np.concatenate(per_block)
         rows.append(run_metadata(
-            seed, model=name, runtime="LiteRT int8 via Predictor", interpreter_threads=t, rounds=rounds * blocks,
+            seed, model=name, runtime=f"LiteRT {'dynamic-range' if name.endswith(TWIN_SUFFIX) else 'int8'} via Predictor",
+            interpreter_threads=t, rounds=rounds * blocks,
             blocks=blocks, p50_us=float(np.median([np.percentile(x, 50) for x in per_block])),
             p99_us=float(np.median([np.percentile(x, 99) for x in per_block])),
             p50_us_pooled=float(np.percentile(pooled, 50)), p99_us_pooled=float(np.percentile(pooled, 99))))
@@ -487,7 +491,7 @@ def validate(train_set, candidates: tuple[Recipe, ...], config: SpeedrunConfig =
                        if out.dynamic_model is not None})
     if ref_int8 is not None and models and config.latency_rounds > 0:
         progress(f"latency: {config.latency_rounds} interleaved rounds of one-image Predictor.predict, "
-                 f"{len(models)} candidates and the reference")
+                 f"{len(runs)} candidates{' and their dynamic-range twins' if twins else ''} and the reference")
         latency = _latency({**models, REFERENCE_INT8: ref_int8}, parts["test"].images[0], config.latency_rounds,
                            config.seeds[0])
     return {"runs": runs, "recipes": {r.name: r for r in candidates}, "parts": sizes, "latency": latency,
