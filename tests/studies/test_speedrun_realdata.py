@@ -23,7 +23,8 @@ def test_int8_predictions_agree_with_the_float_model_on_the_real_test_csv(realda
 
     Since stop 35 it trains the deployable rung (``speedrun.DEPLOYABLE_RUNG``, seed 0), the model whose int8
     TFLite the project calls deployable; before, it trained ``speedrun.train``'s default, rung A, which had
-    been the deployable model until rung E was built for that goal. The declared drop is unchanged."""
+    been the deployable model until rung E was built for that goal (rung F since stop 36: validation round
+    4's pick). The declared drop is unchanged."""
     from signbench.data.load import load_sign_mnist
     from signbench.deploy.predictor import Predictor
 
