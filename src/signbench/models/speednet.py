@@ -3,8 +3,9 @@
 The course CNN spends nearly all its parameters (3.2 of 3.3 million) and most of its one-image int8
 latency in one Dense layer over 26x26x75 features. ``speednet`` keeps the spatial work small instead:
 blocks of [3x3 conv (no bias) - batch norm - ReLU - 2x2 max pool] (28 -> 14 -> 7 -> 3 with the default
-three blocks; with ``stem_stride=2`` the first block's convolution has stride 2 and no pool, same sizes), then a flatten, dropout and the softmax head: about 37,000 parameters and about 2 million
-multiply-adds per image. Augmentation (small rotations, shifts and zoom; never flips, a mirrored hand can
+three blocks; with ``stem_stride=2`` the first block's convolution has stride 2 and no pool, same sizes),
+then a flatten, dropout and the softmax head: about 37,000 parameters and about 2 million multiply-adds
+per image at the default widths. Augmentation (small rotations, shifts and zoom; never flips, a mirrored hand can
 be another letter) is the same preprocessing block as ``cnn_plus`` (:func:`signbench.models.plus.augmentation`),
 Keras's three layers or, with ``fused_augment``, the same ranges as one affine transform
 (:class:`signbench.models.plus.RandomAffine`), active only in training.
