@@ -120,6 +120,12 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     val = {"A": speedrun.Speedrun([{**r, "test_accuracy": 0.99} for r in rows], ref)}
     speedrun.write_validation(d, {"runs": val, "recipes": {"A": speedrun.RUNGS[0]}, "chosen": None, "parts": {
         "train": 80, "validation": 20, "groups": 50, "held_groups": 10}}, command="signbench speedrun --validate")
+    # a round with the twin condition (round 4 on): the index names it beside the pick
+    twin_lat = [{**r, "rounds": 100, "best": True} for r in (
+        {**lat[0], "model": "A"}, {**lat[0], "model": "A" + speedrun.TWIN_SUFFIX, "p50_us": 45.0}, lat[1])]
+    speedrun.write_validation(d, {"runs": val, "recipes": {"A": speedrun.RUNGS[0]}, "chosen": None, "parts": {
+        "train": 80, "validation": 20, "groups": 50, "held_groups": 10}, "latency": twin_lat, "deployable": "A",
+        "twins": True}, command="signbench speedrun --validate --round 4", stem="speedrun_validation_4")
     assert main(["results", "--results-dir", str(d)]) == 0
     assert str(d / "index.md") in capsys.readouterr().out
     md = (d / "index.md").read_text()
@@ -138,6 +144,10 @@ def test_screens_render_present_tables_and_say_what_is_not_measured_yet(tmp_path
     assert "| speednet int8 (seed 0) | LiteRT int8 via Predictor | default | 40 | 60 | 0.25, 0.3 |" in md
     assert "10 of 50 near-duplicate groups" in md and "none (no candidate within 0.25x the reference)" in md
     assert "| A | 0.9900 | 0.9900 | 0.301 | rung A:" in md and "`signbench speedrun --validate`" in md
+    assert ("round 4" in md and "Deployable model (the declared latency bar, int8 faster than its own "
+            "dynamic-range twin, then the best worst-seed int8 accuracy): A." in md)
+    # round 1's has no twin condition: the plain wording
+    assert "Deployable model (the declared latency bar, then the best worst-seed int8 accuracy): none" in md
     for absent in ("pareto.csv", "cpu.csv", "train_speed.csv", "gpu.csv"):
         assert f"`{absent}`" in md and index.NOT_YET in md
     charts = {p.name for p in (d / "index").glob("*.png")}
